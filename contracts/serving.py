@@ -1,0 +1,32 @@
+"""Serving context: adapters entering and leaving the inference plane."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from .envelope import Sha256Hex, Event
+
+
+class AdapterRegistered(Event, subject="serving.evt.adapter.registered.v1"):
+    adapter_id: str
+    base_model: str
+    skill_name: str
+    skill_version: str
+    job_id: str | None = None
+    object_name: str
+    digest: Sha256Hex
+    rank: int = Field(ge=1)
+    chat_template_hash: str | None = None
+
+
+class AdapterPromoted(Event, subject="serving.evt.adapter.promoted.v1"):
+    adapter_id: str
+    skill_name: str
+    run_id: str
+    reasons: list[str] = Field(default_factory=list)
+
+
+class AdapterRetired(Event, subject="serving.evt.adapter.retired.v1"):
+    adapter_id: str
+    skill_name: str
+    replaced_by: str | None = None

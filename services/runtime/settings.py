@@ -1,0 +1,65 @@
+"""Settings shared by every service (env prefix ``SKILL_ADAPTER_``).
+
+``NATS_URL`` and ``DATABASE_URL`` are also read without the prefix, as is customary.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_state_dir() -> Path:
+    return Path.home() / ".local" / "state" / "skill-adapter"
+
+
+class RuntimeSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SKILL_ADAPTER_", extra="ignore")
+
+    state_dir: Path = Field(
+        default_factory=default_state_dir,
+        description="Where the embedded NATS store, SQLite database and caches live.",
+    )
+    nats_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("SKILL_ADAPTER_NATS_URL", "NATS_URL", "nats_url"),
+        description="NATS server; unset or unreachable starts the embedded nats-server.",
+    )
+    embedded_nats: bool = Field(
+        default=True, description="Start the embedded nats-server when NATS_URL is unset or unreachable."
+    )
+    nats_user: str | None = None
+    nats_password: str | None = None
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("SKILL_ADAPTER_DATABASE_URL", "DATABASE_URL", "database_url"),
+        description="SQLAlchemy async URL; unset uses SQLite in the state directory.",
+    )
+    stream_replicas: int = Field(default=1, ge=1, le=5, description="Replicas per stream (3 in a cluster).")
+    apply_stream_changes: bool = Field(
+        default=False, description="Let provisioning update streams whose config drifted."
+    )
+    graceful_timeout: float = Field(default=30.0, gt=0, description="Seconds to finish in-flight work.")
+    log_format: Literal["console", "json"] = "console"
+    log_level: str = "INFO"
+
+    def sqlite_url(self) -> str:
+        return f"sqlite+aiosqlite:///{self.state_dir / 'skill-adapter.db'}"
+
+    def resolved_database_url(self) -> str:
+        return normalize_database_url(self.database_url or self.sqlite_url())
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept the usual sync spellings and pick the async driver for them."""
+    for prefix, replacement in (
+        ("postgres://", "postgresql+asyncpg://"),
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("sqlite:///", "sqlite+aiosqlite:///"),
+    ):
+        if url.startswith(prefix):
+            return replacement + url[len(prefix) :]
+    return url

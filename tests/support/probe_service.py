@@ -1,0 +1,81 @@
+"""A real service used by the reliability tests: it records each command it handles in an
+``effects`` table (in the handler's transaction) and answers with an event.
+
+Behaviour is steered by the command's ``object_name``:
+``fail``: always raises; ``reject``: raises Reject; ``hang``: writes a marker file and blocks
+forever (so a test can kill the process mid-message); anything else: succeeds.
+
+Run as a process: ``python -m tests.support.probe_service <service-name>`` with NATS_URL,
+DATABASE_URL and PROBE_MARKERS (a directory) in the environment. ``PROBE_HANG_BEFORE_ACK=1``
+makes the process block after its commit and before its ack, the worst moment to die.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from sqlalchemy import text
+
+from skill_adapter.contracts import IngestSkill, SkillParsed
+from skill_adapter.runtime import HandlerContext, Reject, RuntimeSettings, Service
+
+CREATE_EFFECTS = text(
+    "CREATE TABLE IF NOT EXISTS effects (event_id VARCHAR(128), service VARCHAR(128), note VARCHAR(256))"
+)
+
+
+def build(name: str, *, max_deliver: int = 3, ack_wait: float = 5.0, backoff: tuple[float, ...] = (0.2,)) -> Service:
+    service = Service(name, description="reliability probe")
+    markers = Path(os.environ.get("PROBE_MARKERS", "/tmp"))
+
+    @service.handles(IngestSkill, purpose="probe", max_deliver=max_deliver, ack_wait=ack_wait, backoff=backoff)
+    async def handle(command: IngestSkill, ctx: HandlerContext) -> SkillParsed:
+        """Record the command once and answer with SkillParsed."""
+        await ctx.session.execute(CREATE_EFFECTS)
+        if command.object_name == "fail":
+            raise RuntimeError(f"probe failure on delivery {ctx.delivery}")
+        if command.object_name == "reject":
+            raise Reject("probe says this can never work")
+        if command.object_name == "hang":
+            (markers / f"hang-{command.event_id}").write_text(str(os.getpid()))
+            await asyncio.Event().wait()
+        await ctx.session.execute(
+            text("INSERT INTO effects (event_id, service, note) VALUES (:e, :s, :n)"),
+            {"e": command.event_id, "s": name, "n": command.object_name},
+        )
+        return SkillParsed(
+            **command.caused(),
+            producer=name,
+            skill_name="probe",
+            skill_version="1",
+            object_name=command.object_name,
+            digest=command.digest,
+            description="probe",
+        )
+
+    return service
+
+
+def _hang_before_ack(markers: Path) -> None:
+    from nats.aio.msg import Msg
+
+    async def hang(self: Msg, timeout: float = 1.0) -> Msg:
+        (markers / "committed").write_text(str(os.getpid()))
+        await asyncio.Event().wait()
+        return self
+
+    Msg.ack_sync = hang  # type: ignore[method-assign]
+
+
+if __name__ == "__main__":
+    markers = Path(os.environ["PROBE_MARKERS"])
+    if os.environ.get("PROBE_HANG_BEFORE_ACK") == "1":
+        _hang_before_ack(markers)
+    settings = RuntimeSettings(embedded_nats=False)
+    service = build(sys.argv[1], ack_wait=float(os.environ.get("PROBE_ACK_WAIT", "5")))
+    app = service.create_app(settings)
+    (markers / f"started-{os.getpid()}").write_text("")
+    asyncio.run(app.run())
