@@ -22,7 +22,7 @@ import json
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from faststream import AckPolicy, FastStream
 from faststream.nats import JStream, NatsBroker, PullSub
@@ -109,7 +109,13 @@ class Service:
         ack_wait: float = 30.0,
         backoff: Sequence[float] = (1.0, 5.0, 30.0),
         max_ack_pending: int = 16,
+        deliver_policy: Literal["all", "new"] = "all",
     ) -> Callable[[HandlerFunc[M]], HandlerFunc[M]]:
+        """Register a handler for ``message_type`` on the durable ``<service>_<purpose>``.
+
+        ``ack_wait`` bounds how long a silent worker holds a message (a live handler extends
+        it automatically); ``max_deliver`` and ``backoff`` bound the retries of failures.
+        """
         subject = message_type.SUBJECT
         spec = ConsumerSpec(
             stream=Subject.parse(subject).stream,
@@ -119,6 +125,7 @@ class Service:
             max_deliver=max_deliver,
             backoff_seconds=tuple(backoff),
             max_ack_pending=max_ack_pending,
+            deliver_policy=deliver_policy,
             description=f"{self.name}: {purpose}",
         )
         if any(h.consumer.durable == spec.durable for h in self.handlers):

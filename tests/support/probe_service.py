@@ -2,8 +2,9 @@
 ``effects`` table (in the handler's transaction) and answers with an event.
 
 Behaviour is steered by the command's ``object_name``:
-``fail``: always raises; ``reject``: raises Reject; ``hang``: writes a marker file and blocks
-forever (so a test can kill the process mid-message); anything else: succeeds.
+``fail``: always raises; ``reject``: raises Reject; ``hang-once``: the first time, writes a
+marker file and blocks forever (so a test can kill the process mid-message); anything else
+(and ``hang-once`` after the first time): succeeds.
 
 Run as a process: ``python -m tests.support.probe_service <service-name>`` with NATS_URL,
 DATABASE_URL and PROBE_MARKERS (a directory) in the environment. ``PROBE_HANG_BEFORE_ACK=1``
@@ -31,7 +32,15 @@ def build(name: str, *, max_deliver: int = 3, ack_wait: float = 5.0, backoff: tu
     service = Service(name, description="reliability probe")
     markers = Path(os.environ.get("PROBE_MARKERS", "/tmp"))
 
-    @service.handles(IngestSkill, purpose="probe", max_deliver=max_deliver, ack_wait=ack_wait, backoff=backoff)
+    # deliver_policy="new": tests share one server, and a probe should not replay the others.
+    @service.handles(
+        IngestSkill,
+        purpose="probe",
+        max_deliver=max_deliver,
+        ack_wait=ack_wait,
+        backoff=backoff,
+        deliver_policy="new",
+    )
     async def handle(command: IngestSkill, ctx: HandlerContext) -> SkillParsed:
         """Record the command once and answer with SkillParsed."""
         await ctx.session.execute(CREATE_EFFECTS)
@@ -39,8 +48,9 @@ def build(name: str, *, max_deliver: int = 3, ack_wait: float = 5.0, backoff: tu
             raise RuntimeError(f"probe failure on delivery {ctx.delivery}")
         if command.object_name == "reject":
             raise Reject("probe says this can never work")
-        if command.object_name == "hang":
-            (markers / f"hang-{command.event_id}").write_text(str(os.getpid()))
+        marker = markers / f"hang-{command.event_id}"
+        if command.object_name == "hang-once" and not marker.exists():
+            marker.write_text(str(os.getpid()))
             await asyncio.Event().wait()
         await ctx.session.execute(
             text("INSERT INTO effects (event_id, service, note) VALUES (:e, :s, :n)"),
@@ -77,5 +87,4 @@ if __name__ == "__main__":
     settings = RuntimeSettings(embedded_nats=False)
     service = build(sys.argv[1], ack_wait=float(os.environ.get("PROBE_ACK_WAIT", "5")))
     app = service.create_app(settings)
-    (markers / f"started-{os.getpid()}").write_text("")
     asyncio.run(app.run())
