@@ -62,7 +62,34 @@ def postgres_reachable() -> bool:
 
 
 @pytest.fixture
-def postgres_url() -> str:
+async def postgres_url() -> AsyncIterator[str]:
+    """A fresh database on the PostgreSQL server, dropped afterwards.
+
+    Skipped (with the reason) where no PostgreSQL runs, e.g. a laptop without one; CI and
+    the development machines run one on 127.0.0.1:5432.
+    """
     if "TEST_POSTGRES_URL" not in os.environ and not postgres_reachable():
         pytest.skip("no PostgreSQL on 127.0.0.1:5432 and TEST_POSTGRES_URL unset")
-    return POSTGRES_URL
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    admin = make_url(POSTGRES_URL)
+    name = f"skill_adapter_test_{uuid.uuid4().hex[:10]}"
+    dsn = admin.set(drivername="postgresql").render_as_string(hide_password=False)
+    conn = await asyncpg.connect(dsn)
+    await conn.execute(f'CREATE DATABASE "{name}"')
+    await conn.close()
+    try:
+        yield admin.set(database=name).render_as_string(hide_password=False)
+    finally:
+        conn = await asyncpg.connect(dsn)
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The same test against SQLite (the default) and PostgreSQL (DATABASE_URL)."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+    return str(request.getfixturevalue("postgres_url"))

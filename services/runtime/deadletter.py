@@ -102,17 +102,20 @@ def parse(raw: api.RawStreamMsg) -> DeadLetter:
     )
 
 
-async def read_dead_letters(js: JetStreamContext, limit: int = 100) -> list[DeadLetter]:
-    """The oldest ``limit`` dead letters still in the stream (direct reads, no consumer)."""
+async def read_dead_letters(js: JetStreamContext, limit: int = 100, *, newest: bool = False) -> list[DeadLetter]:
+    """Up to ``limit`` dead letters in stream order: the oldest, or with ``newest`` the latest."""
     info = await js.stream_info(DEADLETTER_STREAM)
+    first, last = info.state.first_seq, info.state.last_seq
+    if not info.state.messages:
+        return []
+    sequences = range(last, first - 1, -1) if newest else range(first, last + 1)
     letters: list[DeadLetter] = []
-    seq = info.state.first_seq
-    while seq and seq <= info.state.last_seq and len(letters) < limit:
+    for seq in sequences:
+        if len(letters) >= limit:
+            break
         try:
             raw = await js.get_msg(DEADLETTER_STREAM, seq=seq)
         except NotFoundError:  # a deleted sequence is a gap
-            seq += 1
             continue
         letters.append(parse(raw))
-        seq += 1
-    return letters
+    return letters[::-1] if newest else letters

@@ -83,6 +83,7 @@ def consumer_config(spec: ConsumerSpec) -> api.ConsumerConfig:
 
 
 def _close(a: Any, b: Any) -> bool:
+    a, b = _plain(a), _plain(b)
     if isinstance(a, float | int) and isinstance(b, float | int):
         return abs(float(a) - float(b)) < 1e-3
     return bool(a == b)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
@@ -170,6 +171,8 @@ class Service:
             ),
             graceful_timeout=settings.graceful_timeout,
             max_reconnect_attempts=-1,
+            logger=logging.getLogger(f"faststream.{self.name}"),
+            log_level=logging.DEBUG,  # one line per message is for debugging, not for INFO
         )
         holder: dict[str, ServiceRuntime] = {}
         tasks: list[asyncio.Task[None]] = []
@@ -227,6 +230,7 @@ class Service:
 
         return FastStream(
             broker,
+            logger=logging.getLogger(f"faststream.{self.name}"),
             on_startup=[on_startup],
             after_startup=[after_startup],
             on_shutdown=[on_shutdown],

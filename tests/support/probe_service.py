@@ -21,7 +21,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 from skill_adapter.contracts import IngestSkill, SkillParsed
-from skill_adapter.runtime import HandlerContext, Reject, RuntimeSettings, Service
+from skill_adapter.runtime import HandlerContext, Reject, RuntimeSettings, Service, run_service
 
 CREATE_EFFECTS = text(
     "CREATE TABLE IF NOT EXISTS effects (event_id VARCHAR(128), service VARCHAR(128), note VARCHAR(256))"
@@ -84,7 +84,5 @@ if __name__ == "__main__":
     markers = Path(os.environ["PROBE_MARKERS"])
     if os.environ.get("PROBE_HANG_BEFORE_ACK") == "1":
         _hang_before_ack(markers)
-    settings = RuntimeSettings(embedded_nats=False)
-    service = build(sys.argv[1], ack_wait=float(os.environ.get("PROBE_ACK_WAIT", "5")))
-    app = service.create_app(settings)
-    asyncio.run(app.run())
+    name = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("PROBE_NAME", "probe")
+    run_service(build(name, ack_wait=float(os.environ.get("PROBE_ACK_WAIT", "5"))), RuntimeSettings())

@@ -1,0 +1,131 @@
+"""Migrations and exactly-once handling on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import func, inspect, select, text
+
+from skill_adapter.contracts import SkillParsed
+from skill_adapter.runtime.db import RUNTIME_VERSION_TABLE, create_engine, migrate, session_factory
+from skill_adapter.runtime.inbox import Inbox
+from skill_adapter.runtime.models import OutboxMessage, ProcessedMessage
+from tests.support.helpers import ingest
+
+pytestmark = pytest.mark.integration
+
+
+def parsed_from(command) -> SkillParsed:
+    return SkillParsed(
+        **command.caused(),
+        producer="tests",
+        skill_name="probe",
+        skill_version="1",
+        object_name=command.object_name,
+        digest=command.digest,
+        description="d",
+    )
+
+
+async def test_migrations_create_the_runtime_tables_and_are_repeatable(database_url: str) -> None:
+    engine = create_engine(database_url)
+    try:
+        await migrate(engine)
+        await migrate(engine)  # a second start changes nothing
+        async with engine.connect() as conn:
+            tables = await conn.run_sync(lambda sync: set(inspect(sync).get_table_names()))
+            version = (await conn.execute(text(f"SELECT version_num FROM {RUNTIME_VERSION_TABLE}"))).scalar_one()
+        assert {"processed_messages", "outbox", RUNTIME_VERSION_TABLE} <= tables
+        assert version == "0001"
+    finally:
+        await engine.dispose()
+
+
+async def test_concurrent_migrations_do_not_collide(database_url: str) -> None:
+    engines = [create_engine(database_url) for _ in range(3)]
+    try:
+        await asyncio.gather(*(migrate(e) for e in engines))
+    finally:
+        for e in engines:
+            await e.dispose()
+
+
+async def test_a_message_is_handled_once_with_its_outbox(database_url: str) -> None:
+    engine = create_engine(database_url)
+    await migrate(engine)
+    sessions = session_factory(engine)
+    inbox = Inbox(sessions)
+    command = ingest("once")
+    calls = 0
+
+    async def effect(session):
+        nonlocal calls
+        calls += 1
+        await session.execute(text("CREATE TABLE IF NOT EXISTS effects (event_id VARCHAR(128))"))
+        await session.execute(text("INSERT INTO effects VALUES (:e)"), {"e": command.event_id})
+        return parsed_from(command)
+
+    try:
+        first = await inbox.handle_once("svc_a", command, effect)
+        again = await inbox.handle_once("svc_a", command, effect)
+        other_consumer = await inbox.handle_once("svc_b", command, effect)
+        assert first and len(first) == 1
+        assert again is None
+        assert other_consumer is not None  # each consumer handles it once
+        assert calls == 2
+        async with sessions() as session:
+            assert await session.scalar(select(func.count()).select_from(ProcessedMessage)) == 2
+            rows = (await session.scalars(select(OutboxMessage))).all()
+            assert {r.subject for r in rows} == {SkillParsed.SUBJECT}
+            assert all(r.published_at is None for r in rows)
+    finally:
+        await engine.dispose()
+
+
+async def test_failed_effect_rolls_back_everything(database_url: str) -> None:
+    engine = create_engine(database_url)
+    await migrate(engine)
+    sessions = session_factory(engine)
+    command = ingest("boom")
+
+    async def effect(session):
+        session.add(OutboxMessage(event_id="x-" + command.event_id, subject="a.evt.b.c.v1", payload=b"{}"))
+        await session.flush()
+        raise RuntimeError("boom")
+
+    try:
+        with pytest.raises(RuntimeError):
+            await Inbox(sessions).handle_once("svc", command, effect)
+        async with sessions() as session:
+            assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+            assert await session.scalar(select(func.count()).select_from(ProcessedMessage)) == 0
+    finally:
+        await engine.dispose()
+
+
+async def test_racing_deliveries_of_one_message_apply_it_once(database_url: str) -> None:
+    engine = create_engine(database_url)
+    await migrate(engine)
+    sessions = session_factory(engine)
+    command = ingest("race")
+    async with engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE IF NOT EXISTS effects (event_id VARCHAR(128))"))
+
+    async def effect(session):
+        await session.execute(text("INSERT INTO effects VALUES (:e)"), {"e": command.event_id})
+        await asyncio.sleep(0.2)  # both deliveries are inside their transactions now
+        return None
+
+    try:
+        results = await asyncio.gather(
+            *(Inbox(sessions).handle_once("svc", command, effect) for _ in range(2)), return_exceptions=True
+        )
+        async with engine.connect() as conn:
+            count = (
+                await conn.execute(text("SELECT count(*) FROM effects WHERE event_id = :e"), {"e": command.event_id})
+            ).scalar_one()
+        assert count == 1
+        assert sorted(r is None for r in results if not isinstance(r, BaseException)) in ([False, True], [False])
+    finally:
+        await engine.dispose()
