@@ -35,7 +35,6 @@ from .training import (
 
 __all__ = [
     "ADVISORIES",
-    "max_deliveries_advisory",
     "CONTEXTS",
     "DEADLETTER",
     "DEADLETTER_STREAM",
@@ -77,6 +76,7 @@ __all__ = [
     "UnknownSubject",
     "deadletter_subject",
     "durable_name",
+    "max_deliveries_advisory",
     "message_type",
     "new_event_id",
     "stream_name",

@@ -11,6 +11,7 @@ JSON Schema). ``event_id`` is sent as ``Nats-Msg-Id`` so the stream drops duplic
 
 from __future__ import annotations
 
+import inspect
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Literal
@@ -18,7 +19,6 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from .naming import Subject
-
 
 Sha256Hex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="sha256, lowercase hex")]
 
@@ -72,7 +72,7 @@ class Message(BaseModel):
             raise TypeError(f"{cls.__name__} is a {expected_kind!r} but its subject is {subject!r}")
         cls.SUBJECT = str(parsed)
         # Runs before pydantic collects fields, so these become Literal-typed constants.
-        own = dict(cls.__dict__.get("__annotations__", {}))
+        own = dict(inspect.get_annotations(cls))
         cls.__annotations__ = {
             "type": Literal[parsed.type],  # type: ignore[valid-type]
             "version": Literal[parsed.major],  # type: ignore[valid-type]

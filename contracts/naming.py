@@ -18,10 +18,10 @@ DEADLETTER_PREFIX = "deadletter"
 ADVISORIES_STREAM = "ADVISORIES"
 MAX_DELIVERIES_ADVISORY = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES"
 
-_TOKEN = r"[a-z][a-z0-9_]*"
+_SEGMENT = r"[a-z][a-z0-9_]*"
 SUBJECT_PATTERN = re.compile(
-    rf"^(?P<context>{_TOKEN})\.(?P<kind>cmd|evt)\.(?P<entity>{_TOKEN})"
-    rf"\.(?P<action>{_TOKEN})\.v(?P<major>[1-9][0-9]*)$"
+    rf"^(?P<context>{_SEGMENT})\.(?P<kind>cmd|evt)\.(?P<entity>{_SEGMENT})"
+    rf"\.(?P<action>{_SEGMENT})\.v(?P<major>[1-9][0-9]*)$"
 )
 _DURABLE_PART = re.compile(r"^[a-z][a-z0-9_-]*$")
 
@@ -78,8 +78,8 @@ def subject(context: str, kind: Kind, entity: str, action: str, major: int = 1) 
 
 def stream_name(context: str) -> str:
     """The stream that captures ``<context>.>``."""
-    if not re.fullmatch(_TOKEN, context):
-        raise NamingError(f"context {context!r} must match {_TOKEN}")
+    if not re.fullmatch(_SEGMENT, context):
+        raise NamingError(f"context {context!r} must match {_SEGMENT}")
     return context.upper()
 
 

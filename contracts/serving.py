@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from .envelope import Sha256Hex, Event
+from .envelope import Event, Sha256Hex
 
 
 class AdapterRegistered(Event, subject="serving.evt.adapter.registered.v1"):

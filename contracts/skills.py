@@ -6,7 +6,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from .envelope import Sha256Hex, Command, Diagnostic, Event
+from .envelope import Command, Diagnostic, Event, Sha256Hex
+
 
 class IngestSkill(Command, subject="skills.cmd.skill.ingest.v1"):
     """Parse and validate the skill stored as ``object_name`` in the ``skills`` bucket."""

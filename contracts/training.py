@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from .envelope import Sha256Hex, Command, Event
+from .envelope import Command, Event, Sha256Hex
 
 
 class JobStatus(StrEnum):

@@ -47,9 +47,14 @@ console = Console(stderr=False)
 errors = Console(stderr=True)
 
 
-def _settings() -> RuntimeSettings:
+def _settings(*, quiet: bool = False) -> RuntimeSettings:
+    """Settings from the environment; ``quiet`` commands print their own report and log only
+    warnings unless SKILL_ADAPTER_LOG_LEVEL asks for more."""
     settings = RuntimeSettings()
-    configure_logging(settings.log_level, settings.log_format, service="cli")
+    level = settings.log_level
+    if quiet and "SKILL_ADAPTER_LOG_LEVEL" not in os.environ:
+        level = "WARNING"
+    configure_logging(level, settings.log_format, service="cli")
     return settings
 
 
@@ -115,7 +120,9 @@ def run_nats(
         server.start()
     except NatsServerError as exc:
         raise _fail(str(exc)) from exc
-    console.print(f"[green]nats-server[/] listening on [bold]{server.url}[/] (monitoring {server.monitor_url})")
+    console.print(
+        f"[green]nats-server[/] listening on [bold]{server.url}[/] (monitoring {server.monitor_url})"
+    )
     console.print(f"JetStream store: {server.store_dir}; press Ctrl-C to stop.")
     try:
         _wait_for_signal()
@@ -128,7 +135,7 @@ def provision_cmd(
     apply: Annotated[bool, typer.Option("--apply", help="Change streams whose config drifted.")] = False,
 ) -> None:
     """Create the streams; report (and with --apply, fix) configuration drift."""
-    settings = _settings()
+    settings = _settings(quiet=True)
     with nats_endpoint(settings.state_dir, settings.nats_url, embedded=settings.embedded_nats) as url:
         results = asyncio.run(_provision(url, settings, apply or settings.apply_stream_changes))
     console.print(_results_table(results))
@@ -183,9 +190,13 @@ def up(
         supervisor.start_all()
         _write_run_file(run_file, url, supervisor.pids())
         names = ", ".join(e.name for e in entries) or "none installed yet"
-        console.print(f"[bold green]up[/]: NATS at [bold]{url}[/]; services: {names}. Ctrl-C stops everything.")
+        console.print(
+            f"[bold green]up[/]: NATS at [bold]{url}[/]; services: {names}. Ctrl-C stops everything."
+        )
         try:
-            _wait_for_signal(tick=lambda: (supervisor.poll(), _write_run_file(run_file, url, supervisor.pids())))
+            _wait_for_signal(
+                tick=lambda: (supervisor.poll(), _write_run_file(run_file, url, supervisor.pids()))
+            )
         finally:
             console.print("stopping…")
             supervisor.stop_all()
@@ -237,7 +248,9 @@ def _processes(settings: RuntimeSettings) -> dict[str, object] | None:
 async def _status(url: str, settings: RuntimeSettings) -> Status:
     nc = await nats.connect(url, **_connect_kwargs(settings))
     try:
-        return await collect_status(nc.jetstream(timeout=10), url, nc.connected_server_version.__str__(), settings.stream_replicas)
+        return await collect_status(
+            nc.jetstream(timeout=10), url, nc.connected_server_version.__str__(), settings.stream_replicas
+        )
     finally:
         await nc.close()
 
@@ -247,7 +260,7 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """What is running: NATS, services, streams, consumers, pending and dead-lettered messages."""
-    settings = _settings()
+    settings = _settings(quiet=True)
     url = _connected_url(settings)
     if url is None:
         raise _fail("NATS is not running: start everything with `skill-adapter up` (or set NATS_URL)")
@@ -272,10 +285,18 @@ def status(
     for column in ("stream", "consumer", "pending", "ack pending", "redelivered", "waiting"):
         consumers.add_column(column)
     for s in report.streams:
-        config = "[red]missing[/]" if not s.exists else ("[yellow]drift: " + escape("; ".join(s.drift)) + "[/]" if s.drift else "ok")
-        streams.add_row(s.name, escape(" ".join(s.subjects)), str(s.messages), str(s.bytes), str(len(s.consumers)), config)
+        config = (
+            "[red]missing[/]"
+            if not s.exists
+            else ("[yellow]drift: " + escape("; ".join(s.drift)) + "[/]" if s.drift else "ok")
+        )
+        streams.add_row(
+            s.name, escape(" ".join(s.subjects)), str(s.messages), str(s.bytes), str(len(s.consumers)), config
+        )
         for c in s.consumers:
-            consumers.add_row(s.name, c.durable, str(c.pending), str(c.ack_pending), str(c.redelivered), str(c.waiting))
+            consumers.add_row(
+                s.name, c.durable, str(c.pending), str(c.ack_pending), str(c.redelivered), str(c.waiting)
+            )
     console.print(streams)
     console.print(consumers)
     style = "red" if report.dead_letters else "green"
@@ -289,7 +310,9 @@ def status(
 
 @app.command()
 def asyncapi(
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+    ] = None,
     fmt: Annotated[str, typer.Option("--format", help="yaml or json.")] = "yaml",
 ) -> None:
     """Generate the AsyncAPI document of every command and event."""
@@ -313,7 +336,7 @@ app.add_typer(db_app, name="db")
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply every migration (SQLite in the state directory, or DATABASE_URL)."""
-    settings = _settings()
+    settings = _settings(quiet=True)
     url = settings.resolved_database_url()
 
     async def run() -> None:

@@ -60,7 +60,7 @@ async def migrate(
     with contextlib.ExitStack() as stack:
         database = engine.url.database or ""
         if engine.dialect.name == "sqlite" and database not in ("", ":memory:"):
-            lock = stack.enter_context(Path(f"{database}.migrate.lock").open("w"))
+            lock = stack.enter_context(Path(f"{database}.migrate.lock").open("w"))  # noqa: ASYNC230 (tiny)
             await asyncio.to_thread(fcntl.flock, lock, fcntl.LOCK_EX)
         async with engine.begin() as connection:
             if engine.dialect.name == "postgresql":

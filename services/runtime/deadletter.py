@@ -67,7 +67,7 @@ async def dead_letter(
     error_kind: str,
     payload: bytes,
     original_msg_id: str | None = None,
-    timeout: float = 5.0,
+    publish_timeout: float = 5.0,
 ) -> api.PubAck:
     headers = {
         MSG_ID: f"dlq:{stream}:{sequence}",
@@ -82,7 +82,7 @@ async def dead_letter(
     }
     if original_msg_id:
         headers[H_MSG_ID] = original_msg_id
-    return await js.publish(deadletter_subject(subject), payload, timeout=timeout, headers=headers)
+    return await js.publish(deadletter_subject(subject), payload, timeout=publish_timeout, headers=headers)
 
 
 def parse(raw: api.RawStreamMsg) -> DeadLetter:
@@ -102,7 +102,9 @@ def parse(raw: api.RawStreamMsg) -> DeadLetter:
     )
 
 
-async def read_dead_letters(js: JetStreamContext, limit: int = 100, *, newest: bool = False) -> list[DeadLetter]:
+async def read_dead_letters(
+    js: JetStreamContext, limit: int = 100, *, newest: bool = False
+) -> list[DeadLetter]:
     """Up to ``limit`` dead letters in stream order: the oldest, or with ``newest`` the latest."""
     info = await js.stream_info(DEADLETTER_STREAM)
     first, last = info.state.first_seq, info.state.last_seq

@@ -87,7 +87,9 @@ async def deliver(raw: Msg, handler: Handler[Any], env: Delivery) -> str:
         message = handler.message_type.model_validate_json(raw.data)
     except ValidationError as exc:
         bound.warning("payload does not match its contract; dead-lettering", errors=exc.error_count())
-        await _dead_letter(raw, env, spec, f"invalid payload for {handler.message_type.__name__}: {exc}", "validation")
+        await _dead_letter(
+            raw, env, spec, f"invalid payload for {handler.message_type.__name__}: {exc}", "validation"
+        )
         return "dead-lettered"
 
     keepalive = asyncio.create_task(_keep_alive(raw, spec.ack_wait_seconds))
@@ -95,7 +97,9 @@ async def deliver(raw: Msg, handler: Handler[Any], env: Delivery) -> str:
         context_log = bound.bind(event_id=message.event_id, correlation_id=message.correlation_id)
 
         async def effect(session: AsyncSession) -> Message | Sequence[Message] | None:
-            ctx = HandlerContext(session=session, delivery=delivered, consumer=spec.durable, deps=env.deps, log=context_log)
+            ctx = HandlerContext(
+                session=session, delivery=delivered, consumer=spec.durable, deps=env.deps, log=context_log
+            )
             return await handler.func(message, ctx)
 
         outbox_ids = await env.inbox.handle_once(spec.durable, message, effect)

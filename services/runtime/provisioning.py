@@ -113,7 +113,9 @@ def stream_drift(spec: StreamSpec, actual: api.StreamConfig) -> list[Drift]:
 
 def consumer_drift(spec: ConsumerSpec, actual: api.ConsumerConfig) -> list[Drift]:
     drift = []
-    have_filters = sorted(actual.filter_subjects or ([actual.filter_subject] if actual.filter_subject else []))
+    have_filters = sorted(
+        actual.filter_subjects or ([actual.filter_subject] if actual.filter_subject else [])
+    )
     if sorted(spec.filter_subjects) != have_filters:
         drift.append(Drift("filter_subjects", list(spec.filter_subjects), have_filters))
     expected = consumer_config(spec)
@@ -151,7 +153,9 @@ async def ensure_stream(js: JetStreamContext, spec: StreamSpec, *, apply: bool =
     return ProvisionResult("stream", spec.name, "updated", drift)
 
 
-async def ensure_consumer(js: JetStreamContext, spec: ConsumerSpec, *, apply: bool = False) -> ProvisionResult:
+async def ensure_consumer(
+    js: JetStreamContext, spec: ConsumerSpec, *, apply: bool = False
+) -> ProvisionResult:
     name = f"{spec.stream}/{spec.durable}"
     try:
         info = await js.consumer_info(spec.stream, spec.durable)

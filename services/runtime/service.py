@@ -308,4 +308,3 @@ async def dead_letter_exhausted(js: JetStreamContext, raw: Msg) -> None:
         original_msg_id=(original.headers or {}).get(MSG_ID),
     )
     await raw.ack_sync()
-

@@ -64,7 +64,9 @@ async def stream_status(js: JetStreamContext, spec: StreamSpec) -> StreamStatus:
             ack_pending=c.num_ack_pending or 0,
             redelivered=c.num_redelivered or 0,
             waiting=c.num_waiting or 0,
-            filter_subjects=list(c.config.filter_subjects or ([c.config.filter_subject] if c.config.filter_subject else [])),
+            filter_subjects=list(
+                c.config.filter_subjects or ([c.config.filter_subject] if c.config.filter_subject else [])
+            ),
         )
         for c in await js.consumers_info(spec.name)
     ]

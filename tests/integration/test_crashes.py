@@ -29,7 +29,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def start_worker(name: str, nats_url: str, db_url: str, markers: Path, *, hang_before_ack: bool) -> subprocess.Popen:
+def start_worker(
+    name: str, nats_url: str, db_url: str, markers: Path, *, hang_before_ack: bool
+) -> subprocess.Popen:
     env = {
         **os.environ,
         "NATS_URL": nats_url,
@@ -44,7 +46,7 @@ def start_worker(name: str, nats_url: str, db_url: str, markers: Path, *, hang_b
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=open(markers / f"worker-{uuid.uuid4().hex[:6]}.log", "wb"),  # noqa: SIM115
+        stderr=open(markers / f"worker-{uuid.uuid4().hex[:6]}.log", "wb"),
     )
 
 
@@ -63,7 +65,9 @@ async def count_effects(db_url: str, event_id: str) -> int:
     engine = create_engine(db_url)
     try:
         async with engine.connect() as conn:
-            result = await conn.execute(text("SELECT count(*) FROM effects WHERE event_id = :e"), {"e": event_id})
+            result = await conn.execute(
+                text("SELECT count(*) FROM effects WHERE event_id = :e"), {"e": event_id}
+            )
             return int(result.scalar_one())
     except Exception:
         return 0
@@ -83,14 +87,18 @@ async def test_consumer_killed_mid_message_gets_it_again_and_the_effect_happens_
     name = f"crash-{unique}"
     durable = build(name).handlers[0].consumer.durable
     db_url = f"sqlite+aiosqlite:///{tmp_path / 'crash.db'}"
-    first = start_worker(name, nats_url, db_url, tmp_path, hang_before_ack=moment == "after-commit-before-ack")
+    first = start_worker(
+        name, nats_url, db_url, tmp_path, hang_before_ack=moment == "after-commit-before-ack"
+    )
     second = None
     try:
         await wait_for_consumer(js, durable)
         command = ingest("hang-once" if moment == "mid-handler" else f"commit-{unique}")
         await Publisher(js).publish(command)
 
-        marker = tmp_path / ("committed" if moment == "after-commit-before-ack" else f"hang-{command.event_id}")
+        marker = tmp_path / (
+            "committed" if moment == "after-commit-before-ack" else f"hang-{command.event_id}"
+        )
 
         async def reached() -> bool:
             return marker.exists()
@@ -180,7 +188,9 @@ async def test_message_exhausted_by_crashing_workers_is_dead_lettered(
     try:
 
         async def letters():
-            return [d for d in await dead_letters_for(js, spec.durable) if d.original_msg_id == command.event_id]
+            return [
+                d for d in await dead_letters_for(js, spec.durable) if d.original_msg_id == command.event_id
+            ]
 
         [letter] = await eventually(letters, what="the exhausted message's dead letter")
         assert letter.error_kind == "max_deliveries"

@@ -37,7 +37,9 @@ async def probe(nats_url: str, sqlite_url: str, tmp_path, unique: str) -> AsyncI
 async def effects(engine, event_id: str) -> int:
     async with engine.connect() as conn:
         try:
-            return (await conn.execute(text("SELECT count(*) FROM effects WHERE event_id = :e"), {"e": event_id})).scalar_one()
+            return (
+                await conn.execute(text("SELECT count(*) FROM effects WHERE event_id = :e"), {"e": event_id})
+            ).scalar_one()
         except Exception:
             return 0
 
@@ -86,7 +88,9 @@ async def test_failing_handler_is_retried_then_dead_lettered(js: JetStreamContex
     await Publisher(js).publish(command)
 
     async def letters():
-        return [d for d in await dead_letters_for(js, probe["consumer"]) if d.original_msg_id == command.event_id]
+        return [
+            d for d in await dead_letters_for(js, probe["consumer"]) if d.original_msg_id == command.event_id
+        ]
 
     [letter] = await eventually(letters, what="the dead letter")
     assert letter.deliveries == 3
@@ -126,7 +130,9 @@ async def test_reject_dead_letters_without_retrying(js: JetStreamContext, probe:
     await Publisher(js).publish(command)
 
     async def letters():
-        return [d for d in await dead_letters_for(js, probe["consumer"]) if d.original_msg_id == command.event_id]
+        return [
+            d for d in await dead_letters_for(js, probe["consumer"]) if d.original_msg_id == command.event_id
+        ]
 
     [letter] = await eventually(letters, what="the dead letter")
     assert letter.deliveries == 1

@@ -35,7 +35,9 @@ async def test_migrations_create_the_runtime_tables_and_are_repeatable(database_
         await migrate(engine)  # a second start changes nothing
         async with engine.connect() as conn:
             tables = await conn.run_sync(lambda sync: set(inspect(sync).get_table_names()))
-            version = (await conn.execute(text(f"SELECT version_num FROM {RUNTIME_VERSION_TABLE}"))).scalar_one()
+            version = (
+                await conn.execute(text(f"SELECT version_num FROM {RUNTIME_VERSION_TABLE}"))
+            ).scalar_one()
         assert {"processed_messages", "outbox", RUNTIME_VERSION_TABLE} <= tables
         assert version == "0001"
     finally:
@@ -123,9 +125,14 @@ async def test_racing_deliveries_of_one_message_apply_it_once(database_url: str)
         )
         async with engine.connect() as conn:
             count = (
-                await conn.execute(text("SELECT count(*) FROM effects WHERE event_id = :e"), {"e": command.event_id})
+                await conn.execute(
+                    text("SELECT count(*) FROM effects WHERE event_id = :e"), {"e": command.event_id}
+                )
             ).scalar_one()
         assert count == 1
-        assert sorted(r is None for r in results if not isinstance(r, BaseException)) in ([False, True], [False])
+        assert sorted(r is None for r in results if not isinstance(r, BaseException)) in (
+            [False, True],
+            [False],
+        )
     finally:
         await engine.dispose()

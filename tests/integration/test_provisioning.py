@@ -25,7 +25,9 @@ async def test_stream_created_once_then_unchanged(js: JetStreamContext, unique: 
     assert info.config.duplicate_window == pytest.approx(600)
 
 
-async def test_conflicting_stream_is_reported_and_left_alone_unless_applied(js: JetStreamContext, unique: str) -> None:
+async def test_conflicting_stream_is_reported_and_left_alone_unless_applied(
+    js: JetStreamContext, unique: str
+) -> None:
     spec = StreamSpec(name=f"T{unique.upper()}", subjects=(f"t{unique}.>",), max_msgs=1000)
     await ensure_stream(js, spec)
     wanted = spec.model_copy(update={"max_msgs": 5000, "max_age_seconds": 3600.0})
@@ -52,7 +54,9 @@ async def test_impossible_change_fails_with_the_servers_reason(js: JetStreamCont
 
 async def test_consumer_drift_reported_then_applied(js: JetStreamContext, unique: str) -> None:
     stream = StreamSpec(name=f"T{unique.upper()}", subjects=(f"t{unique}.>",))
-    consumer = ConsumerSpec(stream=stream.name, durable=f"svc_{unique}", filter_subjects=(f"t{unique}.cmd.a.b.v1",))
+    consumer = ConsumerSpec(
+        stream=stream.name, durable=f"svc_{unique}", filter_subjects=(f"t{unique}.cmd.a.b.v1",)
+    )
     results = await provision(js, [stream], [consumer])
     assert [r.action for r in results] == ["created", "created"]
     assert [r.action for r in await provision(js, [stream], [consumer])] == ["unchanged", "unchanged"]

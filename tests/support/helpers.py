@@ -27,7 +27,11 @@ def ingest(object_name: str, correlation: str = "test") -> IngestSkill:
 
 
 async def eventually(
-    probe: Callable[[], Awaitable[T]], *, timeout: float = 20.0, interval: float = 0.1, what: str = "condition"
+    probe: Callable[[], Awaitable[T]],
+    *,
+    timeout: float = 20.0,
+    interval: float = 0.1,
+    what: str = "condition",
 ) -> T:
     """Poll ``probe`` until it returns something truthy."""
     deadline = time.monotonic() + timeout

@@ -28,7 +28,9 @@ CREATE_EFFECTS = text(
 )
 
 
-def build(name: str, *, max_deliver: int = 3, ack_wait: float = 5.0, backoff: tuple[float, ...] = (0.2,)) -> Service:
+def build(
+    name: str, *, max_deliver: int = 3, ack_wait: float = 5.0, backoff: tuple[float, ...] = (0.2,)
+) -> Service:
     service = Service(name, description="reliability probe")
     markers = Path(os.environ.get("PROBE_MARKERS", "/tmp"))
 

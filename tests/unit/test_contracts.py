@@ -144,11 +144,17 @@ def test_job_status_matches_openai_plus_paused() -> None:
         "failed",
         "cancelled",
     }
-    assert {s for s in JobStatus if s.is_terminal} == {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED}
+    assert {s for s in JobStatus if s.is_terminal} == {
+        JobStatus.SUCCEEDED,
+        JobStatus.FAILED,
+        JobStatus.CANCELLED,
+    }
 
 
 def test_nak_backoff_grows_then_holds() -> None:
-    spec = ConsumerSpec(stream="S", durable="svc_p", filter_subjects=("a.cmd.b.c.v1",), backoff_seconds=(1, 5, 30))
+    spec = ConsumerSpec(
+        stream="S", durable="svc_p", filter_subjects=("a.cmd.b.c.v1",), backoff_seconds=(1, 5, 30)
+    )
     assert [spec.nak_delay(n) for n in (1, 2, 3, 4, 10)] == [1, 5, 30, 30, 30]
     with pytest.raises(ValidationError):
         ConsumerSpec(stream="S", durable="svc_p", filter_subjects=("x",), backoff_seconds=(-1,))

@@ -4,14 +4,23 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from skill_adapter.contracts import NamingError, Subject, deadletter_subject, durable_name, stream_name, subject
+from skill_adapter.contracts import (
+    NamingError,
+    Subject,
+    deadletter_subject,
+    durable_name,
+    stream_name,
+    subject,
+)
 
 pytestmark = pytest.mark.unit
 
 token = st.from_regex(r"[a-z][a-z0-9_]{0,15}", fullmatch=True)
 
 
-@given(context=token, kind=st.sampled_from(["cmd", "evt"]), entity=token, action=token, major=st.integers(1, 99))
+@given(
+    context=token, kind=st.sampled_from(["cmd", "evt"]), entity=token, action=token, major=st.integers(1, 99)
+)
 def test_subject_round_trip(context: str, kind: str, entity: str, action: str, major: int) -> None:
     text = subject(context, kind, entity, action, major)  # type: ignore[arg-type]
     parsed = Subject.parse(text)

@@ -7,7 +7,9 @@ from skill_adapter.runtime.models import RuntimeBase
 config = context.config
 connection = config.attributes.get("connection")
 if connection is None:
-    raise RuntimeError("run migrations through skill_adapter.runtime.db.migrate (or `skill-adapter db upgrade`)")
+    raise RuntimeError(
+        "run migrations through skill_adapter.runtime.db.migrate (or `skill-adapter db upgrade`)"
+    )
 
 context.configure(
     connection=connection,
