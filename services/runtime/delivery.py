@@ -141,18 +141,28 @@ async def _publish_quietly(outbox: Outbox, ids: list[int] | None) -> None:
 
 async def _dead_letter(raw: Msg, env: Delivery, spec: ConsumerSpec, error: str, kind: str) -> None:
     meta = raw.metadata
-    await dead_letter(
-        env.js,
-        subject=raw.subject,
-        stream=meta.stream,
-        sequence=meta.sequence.stream,
-        consumer=spec.durable,
-        deliveries=meta.num_delivered,
-        error=error,
-        error_kind=kind,
-        payload=raw.data,
-        original_msg_id=(raw.headers or {}).get("Nats-Msg-Id"),
-    )
+    try:
+        await dead_letter(
+            env.js,
+            subject=raw.subject,
+            stream=meta.stream,
+            sequence=meta.sequence.stream,
+            consumer=spec.durable,
+            deliveries=meta.num_delivered,
+            error=error,
+            error_kind=kind,
+            payload=raw.data,
+            original_msg_id=(raw.headers or {}).get("Nats-Msg-Id"),
+        )
+    except Exception as exc:  # noqa: BLE001 - e.g. DEADLETTER full (discard=new): keep the message
+        log.error(
+            "could not store the dead letter; the message stays pending",
+            subject=raw.subject,
+            seq=meta.sequence.stream,
+            error=str(exc),
+        )
+        await raw.nak(delay=30)
+        return
     # Stored in DEADLETTER first, then stop redelivery: a crash in between redelivers, and the
     # dead letter's own Nats-Msg-Id keeps it from being stored twice.
     await raw.term()

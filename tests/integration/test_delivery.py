@@ -138,3 +138,32 @@ async def test_reject_dead_letters_without_retrying(js: JetStreamContext, probe:
     assert letter.deliveries == 1
     assert letter.error_kind == "rejected"
     assert "can never work" in letter.error
+
+
+async def test_shutdown_lets_the_message_in_flight_finish(
+    js: JetStreamContext, nats_url: str, sqlite_url: str, tmp_path, unique: str, monkeypatch
+) -> None:
+    from skill_adapter.runtime import Publisher
+
+    monkeypatch.setenv("PROBE_MARKERS", str(tmp_path))
+    service = build(f"graceful-{unique}")
+    app = service.create_app(
+        RuntimeSettings(nats_url=nats_url, database_url=sqlite_url, state_dir=tmp_path, graceful_timeout=10)
+    )
+    await app.start()
+    engine = create_engine(sqlite_url)
+    try:
+        command = ingest(f"slow-{unique}")
+        await Publisher(js).publish(command)
+        marker = tmp_path / f"slow-{command.event_id}"
+
+        async def started() -> bool:
+            return marker.exists()
+
+        await eventually(started, what="the slow handler to start")
+        await app.stop()  # what SIGTERM does
+        assert await effects(engine, command.event_id) == 1
+        info = await js.consumer_info("SKILLS", service.handlers[0].consumer.durable)
+        assert info.num_ack_pending == 0 and info.num_redelivered == 0
+    finally:
+        await engine.dispose()

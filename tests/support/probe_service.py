@@ -1,10 +1,10 @@
 """A real service used by the reliability tests: it records each command it handles in an
 ``effects`` table (in the handler's transaction) and answers with an event.
 
-Behaviour is steered by the command's ``object_name``:
-``fail``: always raises; ``reject``: raises Reject; ``hang-once``: the first time, writes a
-marker file and blocks forever (so a test can kill the process mid-message); anything else
-(and ``hang-once`` after the first time): succeeds.
+Behaviour is steered by the command's ``object_name``: ``fail`` always raises; ``slow-*``
+writes a marker, then takes 1.5 s; ``reject`` raises Reject; ``hang-once``, the first time,
+writes a marker file and blocks forever (so a test can kill the process mid-message);
+anything else (and ``hang-once`` after the first time) succeeds.
 
 Run as a process: ``python -m tests.support.probe_service <service-name>`` with NATS_URL,
 DATABASE_URL and PROBE_MARKERS (a directory) in the environment. ``PROBE_HANG_BEFORE_ACK=1``
@@ -50,6 +50,9 @@ def build(
             raise RuntimeError(f"probe failure on delivery {ctx.delivery}")
         if command.object_name == "reject":
             raise Reject("probe says this can never work")
+        if command.object_name.startswith("slow-"):
+            (markers / f"slow-{command.event_id}").write_text("started")
+            await asyncio.sleep(1.5)
         marker = markers / f"hang-{command.event_id}"
         if command.object_name == "hang-once" and not marker.exists():
             marker.write_text(str(os.getpid()))
