@@ -28,7 +28,7 @@ def configure_logging(level: str = "INFO", fmt: str = "console", service: str | 
     shared: list[structlog.typing.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
-        structlog.stdlib.add_logger_name,
+        *([structlog.stdlib.add_logger_name] if fmt == "json" else []),
         add_service,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
