@@ -4,39 +4,59 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from .envelope import Command, Diagnostic, Event, Sha256Hex
+from .rubric import Rubric
+
+Mode = Literal["strict", "lenient"]
+Source = Literal["bucket", "inbox", "api", "cli", "reconciler"]
 
 
 class IngestSkill(Command, subject="skills.cmd.skill.ingest.v1"):
-    """Parse and validate the skill stored as ``object_name`` in the ``skills`` bucket."""
+    """Parse and validate the skill stored as ``object_name`` in the ``skills`` bucket.
+
+    ``object_name`` is ``<folder>/SKILL.md`` or ``<folder>.zip``: the folder is the name the
+    skill's ``name`` must equal.
+    """
 
     object_name: str = Field(min_length=1, max_length=1024)
     digest: Sha256Hex
-    source: Literal["bucket", "api", "cli"] = "bucket"
-    mode: Literal["strict", "lenient"] = "strict"
+    source: Source = "bucket"
+    mode: Mode = "strict"
+
+
+class SkillFile(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    path: str
+    size: int = Field(ge=0)
+    digest: Sha256Hex
 
 
 class SkillParsed(Event, subject="skills.evt.skill.parsed.v1"):
     """A skill version was accepted; its rubric is ready."""
 
     skill_name: str = Field(min_length=1, max_length=64)
-    skill_version: str = Field(description="Digest of the normalized skill content.")
-    object_name: str
-    digest: Sha256Hex
+    skill_version: Sha256Hex = Field(description="Digest of the normalized skill content.")
+    object_name: str = Field(description="The object that was ingested (bucket `skills`).")
+    digest: Sha256Hex = Field(description="Digest of the ingested object's bytes.")
+    bundle_object: str = Field(description="The normalized bundle (zip) in bucket `skill-versions`.")
     description: str = Field(max_length=1024)
-    rubric_object: str | None = None
-    rubric_digest: str | None = None
-    criteria_count: int = Field(default=0, ge=0)
+    mode: Mode = "strict"
+    new_version: bool = Field(description="False when this content was already a known version.")
+    files: list[SkillFile] = Field(default_factory=list)
     warnings: list[Diagnostic] = Field(default_factory=list)
+    rubric: Rubric
 
 
 class SkillRejected(Event, subject="skills.evt.skill.rejected.v1"):
     """A skill could not be accepted; ``errors`` say why and where."""
 
     object_name: str
-    digest: str | None = None
+    digest: Sha256Hex | None = None
     skill_name: str | None = None
+    mode: Mode = "strict"
     reason: str = Field(min_length=1)
-    errors: list[Diagnostic] = Field(default_factory=list)
+    errors: list[Diagnostic] = Field(min_length=1)
+    warnings: list[Diagnostic] = Field(default_factory=list)
