@@ -15,8 +15,8 @@ import pytest
 pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parents[2]
-SHARED = {"contracts", "runtime"}
-NOT_SERVICES = {"runtime", "cli"}
+SHARED = {"contracts", "runtime", "skillspec"}  # libraries every service may use
+NOT_SERVICES = {"runtime", "cli", "skillspec"}
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -60,12 +60,13 @@ def test_contracts_import_nothing_heavier_than_pydantic() -> None:
             )
 
 
-def test_the_runtime_depends_on_contracts_only() -> None:
-    for source in (ROOT / "services" / "runtime").rglob("*.py"):
+@pytest.mark.parametrize("library", ["runtime", "skillspec"])
+def test_shared_libraries_depend_on_contracts_and_themselves_only(library: str) -> None:
+    for source in (ROOT / "services" / library).rglob("*.py"):
         for module in imported_modules(source):
             parts = module.split(".")
             if parts[0] == "skill_adapter" and len(parts) > 1:
-                assert parts[1] in SHARED, f"{source.relative_to(ROOT)} imports {module}"
+                assert parts[1] in {"contracts", library}, f"{source.relative_to(ROOT)} imports {module}"
 
 
 def test_every_package_directory_is_packaged() -> None:
