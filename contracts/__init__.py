@@ -40,7 +40,17 @@ from .rubric import (
 )
 from .serving import AdapterPromoted, AdapterRegistered, AdapterRetired
 from .skills import IngestSkill, SkillFile, SkillParsed, SkillRejected
-from .streams import ADVISORIES, DEADLETTER, STREAMS, ConsumerSpec, StreamSpec
+from .streams import (
+    ADVISORIES,
+    BUCKETS,
+    DEADLETTER,
+    SKILL_VERSIONS_BUCKET,
+    SKILLS_BUCKET,
+    STREAMS,
+    BucketSpec,
+    ConsumerSpec,
+    StreamSpec,
+)
 from .training import (
     CancelJob,
     JobCancelled,
@@ -58,14 +68,18 @@ from .training import (
 
 __all__ = [
     "ADVISORIES",
+    "BUCKETS",
     "CONTEXTS",
     "DEADLETTER",
     "DEADLETTER_STREAM",
     "MESSAGES",
+    "SKILLS_BUCKET",
+    "SKILL_VERSIONS_BUCKET",
     "STREAMS",
     "AdapterPromoted",
     "AdapterRegistered",
     "AdapterRetired",
+    "BucketSpec",
     "BulletListCheck",
     "CancelJob",
     "Check",

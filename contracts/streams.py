@@ -105,3 +105,33 @@ ADVISORIES = StreamSpec(
 
 STREAMS: tuple[StreamSpec, ...] = (*(context_stream(c) for c in CONTEXTS), DEADLETTER, ADVISORIES)
 """Every stream the system needs, at one replica (scale with ``with_replicas``)."""
+
+
+class BucketSpec(BaseModel):
+    """A JetStream Object Store bucket for large payloads (events carry name + digest)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z0-9_-]+$")
+    description: str = ""
+    max_bytes: int = Field(default=20 * GIB, gt=0)
+    storage: Literal["file", "memory"] = "file"
+    num_replicas: int = Field(default=1, ge=1, le=5)
+
+    def with_replicas(self, replicas: int) -> BucketSpec:
+        return self.model_copy(update={"num_replicas": replicas})
+
+
+SKILLS_BUCKET = BucketSpec(
+    name="skills",
+    description="The watched bucket: put a SKILL.md (as <folder>/SKILL.md) or <folder>.zip to ingest it.",
+    max_bytes=5 * GIB,
+)
+SKILL_VERSIONS_BUCKET = BucketSpec(
+    name="skill-versions",
+    description="Every accepted skill version as a normalized zip, <name>/<version>.zip.",
+    max_bytes=5 * GIB,
+)
+
+BUCKETS: tuple[BucketSpec, ...] = (SKILLS_BUCKET, SKILL_VERSIONS_BUCKET)
+"""Object Store buckets; later stages add datasets, adapters and reports."""

@@ -20,7 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from skill_adapter import __version__
-from skill_adapter.contracts import STREAMS
+from skill_adapter.contracts import BUCKETS, STREAMS
 from skill_adapter.runtime import db
 from skill_adapter.runtime.log import configure_logging
 from skill_adapter.runtime.nats_server import (
@@ -95,7 +95,8 @@ async def _provision(url: str, settings: RuntimeSettings, apply: bool) -> list[P
     try:
         js = nc.jetstream(timeout=10)
         streams = [spec.with_replicas(settings.stream_replicas) for spec in STREAMS]
-        return await provision(js, streams, apply=apply)
+        buckets = [spec.with_replicas(settings.stream_replicas) for spec in BUCKETS]
+        return await provision(js, streams, buckets=buckets, apply=apply)
     finally:
         await nc.close()
 

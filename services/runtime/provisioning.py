@@ -14,13 +14,15 @@ from typing import Any, Literal
 from nats.js import JetStreamContext, api
 from nats.js.errors import APIError, NotFoundError
 
-from skill_adapter.contracts import ConsumerSpec, StreamSpec
+from skill_adapter.contracts import BucketSpec, ConsumerSpec, StreamSpec
 
 from .log import get_logger
+from .objects import ensure_bucket
 
 log = get_logger(__name__)
 
 Action = Literal["created", "unchanged", "drifted", "updated", "failed"]
+Kind = Literal["stream", "consumer", "bucket"]
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,7 @@ class Drift:
 
 @dataclass
 class ProvisionResult:
-    kind: Literal["stream", "consumer"]
+    kind: Kind
     name: str
     action: Action
     drift: list[Drift] = field(default_factory=list)
@@ -181,8 +183,12 @@ async def provision(
     streams: Iterable[StreamSpec],
     consumers: Sequence[ConsumerSpec] = (),
     *,
+    buckets: Sequence[BucketSpec] = (),
     apply: bool = False,
 ) -> list[ProvisionResult]:
     results = [await ensure_stream(js, spec, apply=apply) for spec in streams]
     results += [await ensure_consumer(js, spec, apply=apply) for spec in consumers]
+    for bucket in buckets:
+        _, created = await ensure_bucket(js, bucket)
+        results.append(ProvisionResult("bucket", bucket.name, "created" if created else "unchanged"))
     return results

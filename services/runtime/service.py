@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from skill_adapter.contracts import (
     ADVISORIES,
+    BUCKETS,
     STREAMS,
     ConsumerSpec,
     Message,
@@ -49,6 +50,7 @@ from .deadletter import dead_letter
 from .delivery import Delivery, Handler, HandlerFunc, deliver
 from .inbox import Inbox, Outbox
 from .log import configure_logging, get_logger
+from .objects import Objects
 from .provisioning import ProvisionResult, provision
 from .publisher import MSG_ID, Publisher
 from .settings import RuntimeSettings
@@ -78,6 +80,7 @@ class ServiceRuntime:
     publisher: Publisher
     inbox: Inbox
     outbox: Outbox
+    objects: Objects
     provisioned: list[ProvisionResult] = field(default_factory=list)
     deps: Any = None
 
@@ -193,7 +196,10 @@ class Service:
             connection = await broker.connect()
             js = connection.jetstream(timeout=10)
             streams = [spec.with_replicas(settings.stream_replicas) for spec in STREAMS]
-            results = await provision(js, streams, self.consumers(), apply=settings.apply_stream_changes)
+            buckets = [spec.with_replicas(settings.stream_replicas) for spec in BUCKETS]
+            results = await provision(
+                js, streams, self.consumers(), buckets=buckets, apply=settings.apply_stream_changes
+            )
             sessions = db.session_factory(engine)
             publisher = Publisher(js)
             runtime = ServiceRuntime(
@@ -204,6 +210,7 @@ class Service:
                 publisher=publisher,
                 inbox=Inbox(sessions),
                 outbox=Outbox(sessions, publisher),
+                objects=Objects(js),
                 provisioned=results,
             )
             if self.setup is not None:

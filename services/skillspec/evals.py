@@ -25,7 +25,9 @@ class EvalCase(BaseModel):
     prompt: str = Field(min_length=1)
     expected_output: str | None = None
     files: list[str] = Field(default_factory=list)
-    assertions: list[str] = Field(default_factory=list, validation_alias=AliasChoices("assertions", "expectations"))
+    assertions: list[str] = Field(
+        default_factory=list, validation_alias=AliasChoices("assertions", "expectations")
+    )
 
     @classmethod
     def model_validate_loose(cls, data: object) -> EvalCase:
@@ -52,7 +54,9 @@ def load_evals(bundle: Bundle) -> tuple[EvalSet | None, list[Diagnostic]]:
         line = getattr(exc, "lineno", None)
         return None, [error(Code.EVALS_INVALID, f"evals.json is not valid JSON: {exc}", EVALS_PATH, line)]
     if not isinstance(data, dict) or not isinstance(data.get("evals", []), list):
-        return None, [error(Code.EVALS_INVALID, "evals.json must be an object with an 'evals' list", EVALS_PATH)]
+        return None, [
+            error(Code.EVALS_INVALID, "evals.json must be an object with an 'evals' list", EVALS_PATH)
+        ]
     cases: list[EvalCase] = []
     problems: list[Diagnostic] = []
     for index, item in enumerate(data.get("evals", [])):
@@ -61,9 +65,7 @@ def load_evals(bundle: Bundle) -> tuple[EvalSet | None, list[Diagnostic]]:
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
-            problems.append(
-                error(Code.EVALS_INVALID, f"evals[{index}].{where}: {first['msg']}", EVALS_PATH)
-            )
+            problems.append(error(Code.EVALS_INVALID, f"evals[{index}].{where}: {first['msg']}", EVALS_PATH))
     ids = [c.id for c in cases]
     for duplicate in sorted({i for i in ids if ids.count(i) > 1}):
         problems.append(error(Code.EVALS_INVALID, f"eval id {duplicate!r} is used twice", EVALS_PATH))

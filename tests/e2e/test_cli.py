@@ -79,9 +79,9 @@ async def test_up_runs_nats_and_services_then_stops_cleanly_on_ctrl_c(tmp_path: 
             probe = next(
                 c for s in status["streams"] for c in s["consumers"] if c["durable"] == "probe_probe"
             )
-            skills = next(s for s in status["streams"] if s["name"] == "SKILLS")
-            # the command was consumed and the service's answer (SkillParsed) was published
-            return probe["pending"] == 0 and probe["ack_pending"] == 0 and skills["messages"] >= 2
+            answers = next(s for s in status["streams"] if s["name"] == "DATASETS")
+            # the command was consumed and the service's answer (an event) was published
+            return probe["pending"] == 0 and probe["ack_pending"] == 0 and answers["messages"] >= 1
 
         await eventually(handled, timeout=30, interval=0.5, what="the command to be handled")
         human = run_cli(tmp_path, "status")
@@ -102,7 +102,7 @@ async def test_up_runs_nats_and_services_then_stops_cleanly_on_ctrl_c(tmp_path: 
 def test_provision_reports_drift_and_changes_nothing_until_applied(tmp_path: Path) -> None:
     first = run_cli(tmp_path, "provision")
     assert first.returncode == 0, first.stderr
-    assert first.stdout.count("created") == 7
+    assert first.stdout.count("created") == 9  # 7 streams, 2 buckets
 
     async def loosen() -> int:
         from skill_adapter.runtime.nats_server import EmbeddedNats

@@ -16,7 +16,7 @@ import pytest
 from nats.js import JetStreamContext
 from sqlalchemy import text
 
-from skill_adapter.contracts import STREAMS, SkillParsed, StreamSpec
+from skill_adapter.contracts import STREAMS, DatasetProgress, StreamSpec
 from skill_adapter.runtime import Publisher, RuntimeSettings
 from skill_adapter.runtime.db import create_engine
 from skill_adapter.runtime.nats_server import EmbeddedNats
@@ -114,7 +114,7 @@ async def test_consumer_killed_mid_message_gets_it_again_and_the_effect_happens_
         assert await count_effects(db_url, command.event_id) == 1
 
         # What the handler caused is published exactly once, whichever process sent it.
-        replies = await js.pull_subscribe(SkillParsed.SUBJECT, stream="SKILLS")
+        replies = await js.pull_subscribe(DatasetProgress.SUBJECT, stream="DATASETS")
         found = []
         while True:
             try:

@@ -11,7 +11,7 @@ import pytest
 from nats.js import JetStreamContext
 from sqlalchemy import text
 
-from skill_adapter.contracts import SkillParsed
+from skill_adapter.contracts import DatasetProgress
 from skill_adapter.runtime import RuntimeSettings
 from skill_adapter.runtime.db import create_engine
 from tests.support.helpers import dead_letters_for, eventually, ingest
@@ -67,15 +67,15 @@ async def test_handler_result_is_published_with_its_event_id(js: JetStreamContex
     async def collect(msg) -> None:
         received.append(msg)
 
-    sub = await nc.subscribe(SkillParsed.SUBJECT, cb=collect)
+    sub = await nc.subscribe(DatasetProgress.SUBJECT, cb=collect)
     command = ingest(f"ok-{uuid.uuid4().hex}")
     await Publisher(js).publish(command)
 
     async def reply():
         return [m for m in received if json.loads(m.data)["causation_id"] == command.event_id]
 
-    [msg] = await eventually(reply, what="SkillParsed caused by the command")
-    event = SkillParsed.model_validate_json(msg.data)
+    [msg] = await eventually(reply, what="DatasetProgress caused by the command")
+    event = DatasetProgress.model_validate_json(msg.data)
     assert event.correlation_id == command.correlation_id
     assert msg.headers["Nats-Msg-Id"] == event.event_id
     await sub.unsubscribe()

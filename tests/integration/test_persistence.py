@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from sqlalchemy import func, inspect, select, text
 
-from skill_adapter.contracts import SkillParsed
+from skill_adapter.contracts import DatasetProgress
 from skill_adapter.runtime.db import RUNTIME_VERSION_TABLE, create_engine, migrate, session_factory
 from skill_adapter.runtime.inbox import Inbox
 from skill_adapter.runtime.models import OutboxMessage, ProcessedMessage
@@ -16,16 +16,8 @@ from tests.support.helpers import ingest
 pytestmark = pytest.mark.integration
 
 
-def parsed_from(command) -> SkillParsed:
-    return SkillParsed(
-        **command.caused(),
-        producer="tests",
-        skill_name="probe",
-        skill_version="1",
-        object_name=command.object_name,
-        digest=command.digest,
-        description="d",
-    )
+def answer_to(command) -> DatasetProgress:
+    return DatasetProgress(**command.caused(), producer="tests", dataset_id="d", stage="s", done=1, total=1)
 
 
 async def test_migrations_create_the_runtime_tables_and_are_repeatable(database_url: str) -> None:
@@ -66,7 +58,7 @@ async def test_a_message_is_handled_once_with_its_outbox(database_url: str) -> N
         calls += 1
         await session.execute(text("CREATE TABLE IF NOT EXISTS effects (event_id VARCHAR(128))"))
         await session.execute(text("INSERT INTO effects VALUES (:e)"), {"e": command.event_id})
-        return parsed_from(command)
+        return answer_to(command)
 
     try:
         first = await inbox.handle_once("svc_a", command, effect)
@@ -79,7 +71,7 @@ async def test_a_message_is_handled_once_with_its_outbox(database_url: str) -> N
         async with sessions() as session:
             assert await session.scalar(select(func.count()).select_from(ProcessedMessage)) == 2
             rows = (await session.scalars(select(OutboxMessage))).all()
-            assert {r.subject for r in rows} == {SkillParsed.SUBJECT}
+            assert {r.subject for r in rows} == {DatasetProgress.SUBJECT}
             assert all(r.published_at is None for r in rows)
     finally:
         await engine.dispose()

@@ -1,5 +1,5 @@
 """A real service used by the reliability tests: it records each command it handles in an
-``effects`` table (in the handler's transaction) and answers with an event.
+``effects`` table (in the handler's transaction) and answers with an event (DatasetProgress).
 
 Behaviour is steered by the command's ``object_name``: ``fail`` always raises; ``slow-*``
 writes a marker, then takes 1.5 s; ``reject`` raises Reject; ``hang-once``, the first time,
@@ -20,7 +20,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from skill_adapter.contracts import IngestSkill, SkillParsed
+from skill_adapter.contracts import DatasetProgress, IngestSkill
 from skill_adapter.runtime import HandlerContext, Reject, RuntimeSettings, Service, run_service
 
 CREATE_EFFECTS = text(
@@ -43,8 +43,8 @@ def build(
         backoff=backoff,
         deliver_policy="new",
     )
-    async def handle(command: IngestSkill, ctx: HandlerContext) -> SkillParsed:
-        """Record the command once and answer with SkillParsed."""
+    async def handle(command: IngestSkill, ctx: HandlerContext) -> DatasetProgress:
+        """Record the command once and answer with an event (any event does for the probe)."""
         await ctx.session.execute(CREATE_EFFECTS)
         if command.object_name == "fail":
             raise RuntimeError(f"probe failure on delivery {ctx.delivery}")
@@ -61,14 +61,13 @@ def build(
             text("INSERT INTO effects (event_id, service, note) VALUES (:e, :s, :n)"),
             {"e": command.event_id, "s": name, "n": command.object_name},
         )
-        return SkillParsed(
+        return DatasetProgress(
             **command.caused(),
             producer=name,
-            skill_name="probe",
-            skill_version="1",
-            object_name=command.object_name,
-            digest=command.digest,
-            description="probe",
+            dataset_id=command.object_name,
+            stage="probe",
+            done=1,
+            total=1,
         )
 
     return service

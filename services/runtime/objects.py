@@ -1,0 +1,96 @@
+"""JetStream Object Store: large payloads (skills, datasets, adapters) by name and digest.
+
+Digests are lowercase hex sha256 everywhere in this project; the Object Store's own
+``SHA-256=<base64url>`` form is converted at this boundary.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass
+
+from nats.js import JetStreamContext, api
+from nats.js.errors import BucketNotFoundError, NotFoundError, ObjectNotFoundError
+from nats.js.object_store import ObjectStore
+
+from skill_adapter.contracts import BucketSpec
+
+from .log import get_logger
+
+log = get_logger(__name__)
+
+
+class ObjectMissing(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    bucket: str
+    name: str
+    size: int
+    digest: str  # hex sha256
+
+
+def hex_digest(info: api.ObjectInfo) -> str:
+    raw = (info.digest or "").split("=", 1)[-1]
+    if not raw:
+        return ""
+    return base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).hex()
+
+
+async def ensure_bucket(js: JetStreamContext, spec: BucketSpec) -> tuple[ObjectStore, bool]:
+    """The bucket, created if missing; ``True`` when it was created."""
+    try:
+        return await js.object_store(spec.name), False
+    except (BucketNotFoundError, NotFoundError):
+        config = api.ObjectStoreConfig(
+            bucket=spec.name,
+            description=spec.description or None,
+            max_bytes=spec.max_bytes,
+            storage=api.StorageType(spec.storage),
+            replicas=spec.num_replicas,
+        )
+        store = await js.create_object_store(spec.name, config=config)
+        log.info("object store bucket created", bucket=spec.name)
+        return store, True
+
+
+class Objects:
+    """Put and get whole objects; ``get`` verifies the digest (the client checks chunks too)."""
+
+    def __init__(self, js: JetStreamContext) -> None:
+        self._js = js
+        self._stores: dict[str, ObjectStore] = {}
+
+    async def store(self, bucket: str) -> ObjectStore:
+        if bucket not in self._stores:
+            self._stores[bucket] = await self._js.object_store(bucket)
+        return self._stores[bucket]
+
+    async def put(self, bucket: str, name: str, data: bytes) -> StoredObject:
+        info = await (await self.store(bucket)).put(name, data)
+        return StoredObject(bucket, name, info.size or len(data), hashlib.sha256(data).hexdigest())
+
+    async def get(self, bucket: str, name: str) -> bytes:
+        try:
+            result = await (await self.store(bucket)).get(name)
+        except ObjectNotFoundError as exc:
+            raise ObjectMissing(f"{bucket}/{name} does not exist") from exc
+        return bytes(result.data or b"")
+
+    async def info(self, bucket: str, name: str) -> StoredObject | None:
+        try:
+            info = await (await self.store(bucket)).get_info(name)
+        except ObjectNotFoundError:
+            return None
+        return StoredObject(bucket, info.name, info.size or 0, hex_digest(info))
+
+    async def list(self, bucket: str) -> list[StoredObject]:
+        store = await self.store(bucket)
+        try:
+            infos = await store.list(ignore_deletes=True)
+        except (NotFoundError, ObjectNotFoundError):  # an empty bucket, in some client versions
+            return []
+        return [StoredObject(bucket, i.name, i.size or 0, hex_digest(i)) for i in infos if not i.deleted]
