@@ -39,7 +39,7 @@ from .rubric import (
     ValidJsonCheck,
 )
 from .serving import AdapterPromoted, AdapterRegistered, AdapterRetired
-from .skills import IngestSkill, SkillFile, SkillParsed, SkillRejected
+from .skills import IngestSkill, SkillFile, SkillParsed, SkillRejected, ingest_event_id
 from .streams import (
     ADVISORIES,
     BUCKETS,
@@ -135,6 +135,7 @@ __all__ = [
     "ValidJsonCheck",
     "deadletter_subject",
     "durable_name",
+    "ingest_event_id",
     "max_deliveries_advisory",
     "message_type",
     "new_event_id",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -24,6 +25,12 @@ class IngestSkill(Command, subject="skills.cmd.skill.ingest.v1"):
     digest: Sha256Hex
     source: Source = "bucket"
     mode: Mode = "strict"
+
+
+def ingest_event_id(object_name: str, digest: str) -> str:
+    """The event id of the ingest command for one object content: whoever asks first (the
+    bucket watcher, the reconciler, the inbox mirror, the API), it is one command."""
+    return "ingest-" + hashlib.sha256(f"{object_name}\n{digest}".encode()).hexdigest()[:48]
 
 
 class SkillFile(BaseModel):

@@ -35,6 +35,7 @@ from skill_adapter.runtime.settings import RuntimeSettings
 from skill_adapter.runtime.status import Status, collect_status
 
 from .registry import SERVICES, ServiceEntry, parse_extra
+from .skills import skills_app
 from .supervisor import Supervisor
 
 app = typer.Typer(
@@ -332,6 +333,7 @@ def asyncapi(
 
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(skills_app, name="skills")
 
 
 @db_app.command("upgrade")

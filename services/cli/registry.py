@@ -17,14 +17,25 @@ class ServiceEntry:
     extra: str | None = None
 
     def available(self) -> bool:
+        """Its package and, for a service with an extra, that extra's dependencies import."""
         try:
-            return importlib.util.find_spec(self.module) is not None
+            if importlib.util.find_spec(self.module) is None:
+                return False
         except ModuleNotFoundError:
             return False
+        return all(
+            importlib.util.find_spec(dep) is not None for dep in EXTRA_PROBES.get(self.extra or "", ())
+        )
 
 
-SERVICES: tuple[ServiceEntry, ...] = ()
-"""Filled in as the services land (skill-parser, data-generator, trainer, evaluator, gateway)."""
+EXTRA_PROBES: dict[str, tuple[str, ...]] = {"gateway": ("litestar", "uvicorn")}
+
+
+SERVICES: tuple[ServiceEntry, ...] = (
+    ServiceEntry("skill-parser", "skill_adapter.skill_parser"),
+    ServiceEntry("gateway", "skill_adapter.gateway", extra="gateway"),
+)
+"""The services that exist so far; data-generator, trainer and evaluator join as they land."""
 
 
 def parse_extra(spec: str) -> ServiceEntry:

@@ -41,6 +41,7 @@ class Code(StrEnum):
     HIDDEN_TAG_CHARACTERS = "hidden_tag_characters"
     HIDDEN_HTML_COMMENT = "hidden_html_comment"
     # bundles
+    OBJECT_MISSING = "object_missing"
     BUNDLE_INVALID = "bundle_invalid"
     BUNDLE_PATH_TRAVERSAL = "bundle_path_traversal"
     BUNDLE_ABSOLUTE_PATH = "bundle_absolute_path"
