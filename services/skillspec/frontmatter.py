@@ -28,6 +28,7 @@ class Field:
     line: int
     value: str | list[str] | dict[str, str] | None
     kind: str  # "scalar" | "sequence" | "mapping" | "nested"
+    tag: str = "tag:yaml.org,2002:str"  # what YAML resolves a scalar to (int, bool, null, ...)
 
 
 @dataclass
@@ -105,7 +106,7 @@ def _field(key: str, line: int, node: Node) -> Field:
             if node.tag.endswith(":null") and node.value in ("", "~", "null", "Null", "NULL")
             else node.value
         )
-        return Field(key, line, value, "scalar")
+        return Field(key, line, value, "scalar", node.tag)
     if isinstance(node, SequenceNode):
         if all(isinstance(item, ScalarNode) for item in node.value):
             return Field(key, line, [item.value for item in node.value], "sequence")

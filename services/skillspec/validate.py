@@ -25,6 +25,7 @@ SPEC_FIELDS = ("name", "description", "license", "compatibility", "metadata", "a
 NAME_MAX, DESCRIPTION_MAX, COMPATIBILITY_MAX = 64, 1024, 500
 _NAME = re.compile(r"^[a-z0-9-]+$")
 TEXT_SUFFIXES = (".md", ".txt", ".json", ".yaml", ".yml")
+STRING_TAGS = ("tag:yaml.org,2002:str",)
 
 
 @dataclass
@@ -106,6 +107,17 @@ def validate_bundle(
                 line = item.line if item else 2
                 found.append(error(missing, f"required field {key!r} is missing or empty", SKILL_MD, line))
             return None
+        if item.kind == "scalar" and item.tag not in STRING_TAGS:
+            found.append(
+                error(
+                    Code.FIELD_TYPE,
+                    f"field {key!r} must be a string; YAML reads {item.value!r} as a {item.tag.rsplit(':', 1)[-1]}"
+                    " (quote it)",
+                    SKILL_MD,
+                    item.line,
+                )
+            )
+            return None
         if item.kind != "scalar":
             found.append(
                 error(
@@ -167,10 +179,11 @@ def validate_bundle(
             tools = str(item.value).split()
         elif item.kind == "sequence":
             tools = list(item.value)  # type: ignore[arg-type]
+            make = error if strict else warning
             found.append(
-                warning(
+                make(
                     Code.FIELD_TYPE,
-                    "allowed-tools is a space-separated string in the spec; read the list",
+                    "allowed-tools must be a space-separated string, not a list",
                     SKILL_MD,
                     item.line,
                 )
@@ -191,8 +204,9 @@ def validate_bundle(
             )
         )
     if not parsed.body.strip():
+        make = error if strict else warning
         found.append(
-            warning(
+            make(
                 Code.EMPTY_BODY, "the body is empty: nothing tells a model how to follow the skill", SKILL_MD
             )
         )

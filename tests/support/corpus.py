@@ -7,7 +7,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from skill_adapter.skillspec.bundle import from_directory, to_zip
+from skill_adapter.skillspec.bundle import to_zip
+from skill_adapter.skillspec.document import Bundle
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 EXAMPLES = Path(__file__).resolve().parents[2] / "services" / "cli" / "example_skills"
@@ -42,7 +43,8 @@ class Case:
         files = {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
         if list(files) == ["SKILL.md"]:
             return files["SKILL.md"], f"{folder.name}/SKILL.md"
-        return to_zip(from_directory(folder), folder.name), f"{folder.name}.zip"
+        # zipped as-is (no validation on the way: the broken input must reach the service)
+        return to_zip(Bundle(files), folder.name), f"{folder.name}.zip"
 
 
 def cases(kind: str) -> list[Case]:

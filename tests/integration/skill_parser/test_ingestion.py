@@ -4,6 +4,7 @@ its sources) or rejected (with every error and its location)."""
 from __future__ import annotations
 
 import io
+import shutil
 import uuid
 import zipfile
 from pathlib import Path
@@ -89,11 +90,11 @@ async def test_inbox_folder_is_mirrored_once_the_file_is_stable(parser) -> None:
     (inbox / f"{name}.md").write_bytes(skill_md(name))
     [event] = await parser.verdicts.wait(f"{name}/SKILL.md")
     assert isinstance(event, SkillParsed) and event.skill_name == name
-    folder = inbox / f"{name}-dir"
-    folder.mkdir()
-    (folder / "SKILL.md").write_bytes(skill_md(f"{name}-dir"))
-    [event] = await parser.verdicts.wait(f"{name}-dir.zip")
-    assert isinstance(event, SkillParsed) and event.skill_name == f"{name}-dir"
+    for example in examples():  # a whole skill folder dropped in
+        shutil.copytree(example, inbox / example.name)
+        [event] = await parser.verdicts.wait(f"{example.name}.zip")
+        assert isinstance(event, SkillParsed) and event.skill_name == example.name
+        assert any(c.provenance.source == "body" and c.provenance.line for c in event.rubric.criteria)
 
 
 async def test_reconciler_ingests_what_arrived_while_the_service_was_down(parser) -> None:
