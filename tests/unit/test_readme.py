@@ -11,6 +11,7 @@ from typer.main import get_command
 from skill_adapter.cli.app import app
 from skill_adapter.contracts import MESSAGES, Subject
 from skill_adapter.runtime.settings import RuntimeSettings
+from skill_adapter.skill_parser.settings import SkillParserSettings
 
 pytestmark = pytest.mark.unit
 
@@ -41,12 +42,10 @@ def test_subject_table_matches_the_contracts() -> None:
     assert rows == [(s, m.__name__, Subject.parse(s).stream) for s, m in MESSAGES.items()]
 
 
-def test_configuration_table_lists_every_setting() -> None:
-    documented = set(
-        re.findall(
-            r"`((?:SKILL_ADAPTER_)?[A-Z_]+)`", README.split("## Configuration", 1)[1].split("##", 1)[0]
-        )
-    )
-    for name in RuntimeSettings.model_fields:
+@pytest.mark.parametrize("settings_class", [RuntimeSettings, SkillParserSettings], ids=lambda c: c.__name__)
+def test_configuration_table_lists_every_setting(settings_class: type) -> None:
+    section = README.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"`((?:SKILL_ADAPTER_)?[A-Z_]+)`", section))
+    for name in settings_class.model_fields:
         env = f"SKILL_ADAPTER_{name.upper()}"
         assert env in documented or name.upper() in documented, f"{env} is not in the README"
