@@ -59,9 +59,8 @@ class BucketWatcher:
         """Ask for every object the database has no verdict for; returns how many."""
         stored = await self._objects.list(SKILLS_BUCKET.name)
         async with self._sessions() as session:
-            known = set(
-                (await session.execute(select(Ingestion.object_name, Ingestion.digest))).tuples().all()
-            )
+            rows = await session.execute(select(Ingestion.object_name, Ingestion.digest))
+            known = {(name, digest) for name, digest in rows}
         missing = [obj for obj in stored if (obj.name, obj.digest) not in known]
         for obj in missing:
             await self.request(obj.name, obj.digest, "reconciler")

@@ -90,8 +90,10 @@ async def test_inbox_folder_is_mirrored_once_the_file_is_stable(parser) -> None:
     (inbox / f"{name}.md").write_bytes(skill_md(name))
     [event] = await parser.verdicts.wait(f"{name}/SKILL.md")
     assert isinstance(event, SkillParsed) and event.skill_name == name
-    for example in examples():  # a whole skill folder dropped in
+    for example in examples():  # a whole skill folder dropped in (made unique: the bucket is shared)
         shutil.copytree(example, inbox / example.name)
+        with (inbox / example.name / "SKILL.md").open("a") as skill:
+            skill.write(f"\nReviewed in run {name}.\n")
         [event] = await parser.verdicts.wait(f"{example.name}.zip")
         assert isinstance(event, SkillParsed) and event.skill_name == example.name
         assert any(c.provenance.source == "body" and c.provenance.line for c in event.rubric.criteria)
