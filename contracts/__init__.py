@@ -39,7 +39,7 @@ from .rubric import (
     ValidJsonCheck,
 )
 from .serving import AdapterPromoted, AdapterRegistered, AdapterRetired
-from .skills import IngestSkill, SkillFile, SkillParsed, SkillRejected, ingest_event_id
+from .skills import MODE_HEADER, IngestSkill, SkillFile, SkillParsed, SkillRejected, ingest_event_id
 from .streams import (
     ADVISORIES,
     BUCKETS,
@@ -73,6 +73,7 @@ __all__ = [
     "DEADLETTER",
     "DEADLETTER_STREAM",
     "MESSAGES",
+    "MODE_HEADER",
     "SKILLS_BUCKET",
     "SKILL_VERSIONS_BUCKET",
     "STREAMS",

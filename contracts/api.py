@@ -9,12 +9,12 @@ so a typo is a 400 rather than silently ignored.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .envelope import Diagnostic
-from .rubric import Rubric
+from .rubric import CheckKind, Rubric
 from .skills import Mode, SkillFile
 
 Scope = Literal["skills:read", "skills:write", "graders:run", "admin"]
@@ -25,8 +25,6 @@ ErrorType = Literal[
     "invalid_request_error",
     "authentication_error",
     "permission_error",
-    "not_found_error",
-    "conflict_error",
     "rate_limit_error",
     "server_error",
 ]
@@ -195,18 +193,42 @@ class GraderRunRequest(_Request):
         return self
 
 
+class CriterionGrade(_Response):
+    """One criterion on one sample; ``passed`` and ``score`` are null when not evaluated."""
+
+    criterion_id: str
+    kind: CheckKind
+    passed: bool | None
+    score: float | None = Field(ge=0, le=1)
+    evidence: str
+    deterministic: bool
+    weight: float
+    text: str = Field(description="What the criterion asks, as its source worded it.")
+
+
+class SampleGrade(_Response):
+    skill_name: str
+    skill_version: str
+    eval_id: str | None
+    passed: bool = Field(description="Every applicable deterministic criterion passed.")
+    score: float | None = Field(
+        description="Weighted mean of the deterministic scores; null if none applied."
+    )
+    results: list[CriterionGrade]
+
+
 class GraderRunSummary(_Response):
     samples: int = Field(ge=1)
     passed: int = Field(ge=0)
     pass_rate: float = Field(ge=0, le=1)
-    mean_score: float = Field(ge=0, le=1)
+    mean_score: float | None = Field(ge=0, le=1, description="Mean of the samples' scores; null if none.")
 
 
 class GraderRun(_Response):
     object: Literal["grader.run"] = "grader.run"
     skill: str | None = None
     version: str | None = None
-    results: list[dict[str, Any]] = Field(description="One grade per sample, in order.")
+    results: list[SampleGrade] = Field(description="One grade per sample, in order.")
     summary: GraderRunSummary
 
 

@@ -27,6 +27,10 @@ class IngestSkill(Command, subject="skills.cmd.skill.ingest.v1"):
     mode: Mode = "strict"
 
 
+MODE_HEADER = "Skill-Adapter-Mode"
+"""Object header in the ``skills`` bucket naming the mode to ingest that object in."""
+
+
 def ingest_event_id(object_name: str, digest: str) -> str:
     """The event id of the ingest command for one object content: whoever asks first (the
     bucket watcher, the reconciler, the inbox mirror, the API), it is one command."""

@@ -34,6 +34,7 @@ from skill_adapter.runtime.provisioning import ProvisionResult, provision
 from skill_adapter.runtime.settings import RuntimeSettings
 from skill_adapter.runtime.status import Status, collect_status
 
+from .keys import keys_app
 from .registry import SERVICES, ServiceEntry, parse_extra
 from .skills import skills_app
 from .supervisor import Supervisor
@@ -334,11 +335,15 @@ def asyncapi(
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(skills_app, name="skills")
+app.add_typer(keys_app, name="keys")
 
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
-    """Apply every migration (SQLite in the state directory, or DATABASE_URL)."""
+    """Apply every migration: the runtime's and each service's (SQLite in the state dir, or DATABASE_URL)."""
+    from skill_adapter.gateway.models import MIGRATIONS as GATEWAY
+    from skill_adapter.skill_parser.service import MIGRATIONS as SKILL_PARSER
+
     settings = _settings(quiet=True)
     url = settings.resolved_database_url()
 
@@ -346,6 +351,8 @@ def db_upgrade() -> None:
         engine = db.create_engine(url)
         try:
             await db.migrate(engine)
+            for migrations in (SKILL_PARSER, GATEWAY):
+                await db.migrate(engine, migrations.script_location, migrations.version_table)
         finally:
             await engine.dispose()
 

@@ -13,7 +13,14 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from skill_adapter.contracts import SKILLS_BUCKET, IngestSkill, SkillParsed, SkillRejected, ingest_event_id
+from skill_adapter.contracts import (
+    MODE_HEADER,
+    SKILLS_BUCKET,
+    IngestSkill,
+    SkillParsed,
+    SkillRejected,
+    ingest_event_id,
+)
 from skill_adapter.runtime.nats_server import nats_endpoint
 from skill_adapter.runtime.objects import Objects, ensure_bucket
 from skill_adapter.runtime.publisher import Publisher
@@ -151,7 +158,7 @@ async def _push(
             await verdicts.put(model.model_validate(body))
 
         sub = await nc.subscribe("skills.evt.skill.*.v1", cb=on_event)
-        await Objects(js).put(SKILLS_BUCKET.name, object_name, data)
+        await Objects(js).put(SKILLS_BUCKET.name, object_name, data, headers={MODE_HEADER: mode})
         await Publisher(js).publish(command)
         if wait <= 0:
             return None

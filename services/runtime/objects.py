@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from nats.js import JetStreamContext, api
 from nats.js.errors import BucketNotFoundError, NotFoundError, ObjectNotFoundError
@@ -31,6 +31,19 @@ class StoredObject:
     name: str
     size: int
     digest: str  # hex sha256
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def object_headers(info: api.ObjectInfo) -> dict[str, str]:
+    """Object headers, first value of each (the store keeps them as lists, like HTTP headers)."""
+    found: dict[str, str] = {}
+    for key, value in (info.headers or {}).items():
+        if isinstance(value, list):
+            if value:
+                found[key] = str(value[0])
+        elif value is not None:
+            found[key] = str(value)
+    return found
 
 
 def hex_digest(info: api.ObjectInfo) -> str:
@@ -69,9 +82,14 @@ class Objects:
             self._stores[bucket] = await self._js.object_store(bucket)
         return self._stores[bucket]
 
-    async def put(self, bucket: str, name: str, data: bytes) -> StoredObject:
-        info = await (await self.store(bucket)).put(name, data)
-        return StoredObject(bucket, name, info.size or len(data), hashlib.sha256(data).hexdigest())
+    async def put(
+        self, bucket: str, name: str, data: bytes, headers: dict[str, str] | None = None
+    ) -> StoredObject:
+        meta = api.ObjectMeta(name=name, headers={k: [v] for k, v in (headers or {}).items()} or None)
+        info = await (await self.store(bucket)).put(name, data, meta=meta)
+        return StoredObject(
+            bucket, name, info.size or len(data), hashlib.sha256(data).hexdigest(), dict(headers or {})
+        )
 
     async def get(self, bucket: str, name: str) -> bytes:
         try:
@@ -85,7 +103,7 @@ class Objects:
             info = await (await self.store(bucket)).get_info(name)
         except ObjectNotFoundError:
             return None
-        return StoredObject(bucket, info.name, info.size or 0, hex_digest(info))
+        return StoredObject(bucket, info.name, info.size or 0, hex_digest(info), object_headers(info))
 
     async def list(self, bucket: str) -> list[StoredObject]:
         store = await self.store(bucket)
@@ -93,4 +111,8 @@ class Objects:
             infos = await store.list(ignore_deletes=True)
         except (NotFoundError, ObjectNotFoundError):  # an empty bucket, in some client versions
             return []
-        return [StoredObject(bucket, i.name, i.size or 0, hex_digest(i)) for i in infos if not i.deleted]
+        return [
+            StoredObject(bucket, i.name, i.size or 0, hex_digest(i), object_headers(i))
+            for i in infos
+            if not i.deleted
+        ]

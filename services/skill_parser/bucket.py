@@ -15,9 +15,9 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from skill_adapter.contracts import SKILLS_BUCKET, IngestSkill, ingest_event_id
+from skill_adapter.contracts import MODE_HEADER, SKILLS_BUCKET, IngestSkill, ingest_event_id
 from skill_adapter.runtime.log import get_logger
-from skill_adapter.runtime.objects import Objects, hex_digest
+from skill_adapter.runtime.objects import Objects, hex_digest, object_headers
 from skill_adapter.runtime.publisher import Publisher
 
 from .ingest import PRODUCER
@@ -41,7 +41,14 @@ class BucketWatcher:
         self._sessions = sessions
         self._mode = mode
 
-    async def request(self, object_name: str, digest: str, source: Source) -> IngestSkill:
+    def mode_of(self, headers: dict[str, str] | None) -> Literal["strict", "lenient"]:
+        """The mode the uploader asked for (object header), else the configured default."""
+        asked = (headers or {}).get(MODE_HEADER)
+        return asked if asked in ("strict", "lenient") else self._mode  # type: ignore[return-value]
+
+    async def request(
+        self, object_name: str, digest: str, source: Source, headers: dict[str, str] | None = None
+    ) -> IngestSkill:
         command = IngestSkill(
             event_id=ingest_event_id(object_name, digest),
             correlation_id=f"object:{object_name}"[:256],
@@ -49,7 +56,7 @@ class BucketWatcher:
             object_name=object_name,
             digest=digest,
             source=source,
-            mode=self._mode,
+            mode=self.mode_of(headers),
         )
         await self._publisher.publish(command)
         log.info("ingestion requested", object=object_name, source=source)
@@ -63,7 +70,7 @@ class BucketWatcher:
             known = {(name, digest) for name, digest in rows}
         missing = [obj for obj in stored if (obj.name, obj.digest) not in known]
         for obj in missing:
-            await self.request(obj.name, obj.digest, "reconciler")
+            await self.request(obj.name, obj.digest, "reconciler", obj.headers)
         return len(missing)
 
     async def watch(self) -> None:
@@ -77,7 +84,7 @@ class BucketWatcher:
                 async for info in watcher:
                     if info is None or info.deleted:
                         continue
-                    await self.request(info.name, hex_digest(info), "bucket")
+                    await self.request(info.name, hex_digest(info), "bucket", object_headers(info))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - the reconciler covers the gap; keep watching

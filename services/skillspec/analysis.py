@@ -56,11 +56,14 @@ class Analysis:
         if self.bundle is None:
             return []
         return [
-            SkillFile(path=path, size=len(data), digest=sha256(data)) for path, data in sorted(self.bundle.files.items())
+            SkillFile(path=path, size=len(data), digest=sha256(data))
+            for path, data in sorted(self.bundle.files.items())
         ]
 
 
-def analyze(data: bytes, object_name: str, mode: Mode = "strict", limits: Limits = DEFAULT_LIMITS) -> Analysis:
+def analyze(
+    data: bytes, object_name: str, mode: Mode = "strict", limits: Limits = DEFAULT_LIMITS
+) -> Analysis:
     from .rubric.compiler import compile_rubric
 
     analysis = Analysis(object_name=object_name, digest=sha256(data), mode=mode)

@@ -10,6 +10,7 @@ from typer.main import get_command
 
 from skill_adapter.cli.app import app
 from skill_adapter.contracts import MESSAGES, Subject
+from skill_adapter.gateway.settings import GatewaySettings
 from skill_adapter.runtime.settings import RuntimeSettings
 from skill_adapter.skill_parser.settings import SkillParserSettings
 
@@ -42,7 +43,9 @@ def test_subject_table_matches_the_contracts() -> None:
     assert rows == [(s, m.__name__, Subject.parse(s).stream) for s, m in MESSAGES.items()]
 
 
-@pytest.mark.parametrize("settings_class", [RuntimeSettings, SkillParserSettings], ids=lambda c: c.__name__)
+@pytest.mark.parametrize(
+    "settings_class", [RuntimeSettings, SkillParserSettings, GatewaySettings], ids=lambda c: c.__name__
+)
 def test_configuration_table_lists_every_setting(settings_class: type) -> None:
     section = README.split("## Configuration", 1)[1].split("\n## ", 1)[0]
     documented = set(re.findall(r"`((?:SKILL_ADAPTER_)?[A-Z_]+)`", section))
