@@ -23,18 +23,41 @@ class IngestSkill(Command, subject="skills.cmd.skill.ingest.v1"):
 
     object_name: str = Field(min_length=1, max_length=1024)
     digest: Sha256Hex
+    object_nuid: str | None = Field(
+        default=None,
+        max_length=64,
+        description="The Object Store's id of this put; a newer put supersedes it.",
+    )
     source: Source = "bucket"
     mode: Mode = "strict"
+
+    @classmethod
+    def for_object(
+        cls, object_name: str, digest: str, nuid: str | None, *, source: Source, mode: Mode, producer: str
+    ) -> IngestSkill:
+        """The one way every producer builds this command (same id for the same put)."""
+        return cls(
+            event_id=ingest_event_id(object_name, digest, nuid),
+            correlation_id=f"object:{object_name}"[:256],
+            producer=producer,
+            object_name=object_name,
+            digest=digest,
+            object_nuid=nuid,
+            source=source,
+            mode=mode,
+        )
 
 
 MODE_HEADER = "Skill-Adapter-Mode"
 """Object header in the ``skills`` bucket naming the mode to ingest that object in."""
 
 
-def ingest_event_id(object_name: str, digest: str) -> str:
-    """The event id of the ingest command for one object content: whoever asks first (the
-    bucket watcher, the reconciler, the inbox mirror, the API), it is one command."""
-    return "ingest-" + hashlib.sha256(f"{object_name}\n{digest}".encode()).hexdigest()[:48]
+def ingest_event_id(object_name: str, digest: str, nuid: str | None = None) -> str:
+    """The event id of the ingest command for one *put* of an object: whoever asks first (the
+    bucket watcher, the reconciler, the inbox mirror, the API, the CLI), it is one command.
+    The Object Store gives every put a new ``nuid``, so putting the same bytes again (in
+    another mode, or after they were replaced) is a new ingestion."""
+    return "ingest-" + hashlib.sha256(f"{object_name}\n{digest}\n{nuid or ''}".encode()).hexdigest()[:48]
 
 
 class SkillFile(BaseModel):

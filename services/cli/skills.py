@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import json
+import time
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -19,7 +19,6 @@ from skill_adapter.contracts import (
     IngestSkill,
     SkillParsed,
     SkillRejected,
-    ingest_event_id,
 )
 from skill_adapter.runtime.nats_server import nats_endpoint
 from skill_adapter.runtime.objects import Objects, ensure_bucket
@@ -28,7 +27,6 @@ from skill_adapter.runtime.settings import RuntimeSettings
 from skill_adapter.skillspec.analysis import Analysis, analyze
 from skill_adapter.skillspec.bundle import from_directory, to_zip
 from skill_adapter.skillspec.diagnostics import SkillError
-from skill_adapter.skillspec.version import sha256
 
 skills_app = typer.Typer(help="Validate skills and push them into the pipeline.", no_args_is_help=True)
 console = Console()
@@ -138,33 +136,26 @@ async def _push(
     try:
         js = nc.jetstream(timeout=10)
         await ensure_bucket(js, SKILLS_BUCKET)
-        digest = sha256(data)
-        command = IngestSkill(
-            event_id=ingest_event_id(object_name, digest),
-            correlation_id=f"object:{object_name}",
-            producer="cli",
-            object_name=object_name,
-            digest=digest,
-            source="cli",
-            mode=mode,
-        )
-        verdicts: asyncio.Queue[SkillParsed | SkillRejected] = asyncio.Queue()
+        seen: list[SkillParsed | SkillRejected] = []
 
         async def on_event(msg: nats.aio.msg.Msg) -> None:
-            body = json.loads(msg.data)
-            if body.get("causation_id") != command.event_id:
-                return
             model = SkillParsed if msg.subject == SkillParsed.SUBJECT else SkillRejected
-            await verdicts.put(model.model_validate(body))
+            seen.append(model.model_validate_json(msg.data))
 
+        # listen before the put: the bucket watcher may ask for (and get) the verdict first
         sub = await nc.subscribe("skills.evt.skill.*.v1", cb=on_event)
-        await Objects(js).put(SKILLS_BUCKET.name, object_name, data, headers={MODE_HEADER: mode})
-        await Publisher(js).publish(command)
-        if wait <= 0:
-            return None
         try:
-            return await asyncio.wait_for(verdicts.get(), wait)
-        except TimeoutError:
+            stored = await Objects(js).put(SKILLS_BUCKET.name, object_name, data, headers={MODE_HEADER: mode})
+            command = IngestSkill.for_object(
+                object_name, stored.digest, stored.nuid, source="cli", mode=mode, producer="cli"
+            )
+            await Publisher(js).publish(command)
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline:
+                for event in seen:
+                    if event.causation_id == command.event_id:
+                        return event
+                await asyncio.sleep(0.05)
             return None
         finally:
             await sub.unsubscribe()

@@ -6,7 +6,7 @@ A valid one is stored under its canonical name (``<name>.zip``, a deterministic 
 bundle, or ``<name>/SKILL.md`` as uploaded) and announced with an ``IngestSkill`` whose event
 id is a function of the object and its digest: a retried upload is dropped by the stream's
 de-duplication, as is the command the parser's bucket watcher sends for the same object
-(``ingest_event_id`` is shared by every producer). Content that is already a known version is
+(``IngestSkill.for_object`` is shared by every producer). Content that is already a known version is
 answered from the read model.
 """
 
@@ -18,7 +18,7 @@ from pathlib import PurePosixPath
 
 import anyio
 
-from skill_adapter.contracts import MODE_HEADER, SKILLS_BUCKET, IngestSkill, ingest_event_id
+from skill_adapter.contracts import MODE_HEADER, SKILLS_BUCKET, IngestSkill
 from skill_adapter.contracts.api import SkillValidation, SkillVersion, SkillVersionAccepted
 from skill_adapter.contracts.skills import Mode
 from skill_adapter.runtime import Publisher
@@ -111,20 +111,14 @@ class SkillIngest:
         if known is not None:
             return known
         stored = stored_form(analysis, upload)
-        existing = await self._objects.info(SKILLS_BUCKET.name, stored.object_name)
-        if existing is None or existing.digest != stored.digest:
-            await self._objects.put(
-                SKILLS_BUCKET.name, stored.object_name, stored.data, headers={MODE_HEADER: upload.mode}
-            )
+        # always a new put: its nuid makes this a new ingestion even when the same bytes were
+        # refused before in another mode
+        put = await self._objects.put(
+            SKILLS_BUCKET.name, stored.object_name, stored.data, headers={MODE_HEADER: upload.mode}
+        )
         await self._publisher.publish(
-            IngestSkill(
-                event_id=ingest_event_id(stored.object_name, stored.digest),
-                correlation_id=f"skill:{name}",
-                producer=PRODUCER,
-                object_name=stored.object_name,
-                digest=stored.digest,
-                source="api",
-                mode=upload.mode,
+            IngestSkill.for_object(
+                stored.object_name, put.digest, put.nuid, source="api", mode=upload.mode, producer=PRODUCER
             )
         )
         return SkillVersionAccepted(

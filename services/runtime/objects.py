@@ -32,6 +32,7 @@ class StoredObject:
     size: int
     digest: str  # hex sha256
     headers: dict[str, str] = field(default_factory=dict)
+    nuid: str | None = None  # changes with every put, even of the same bytes
 
 
 def object_headers(info: api.ObjectInfo) -> dict[str, str]:
@@ -51,6 +52,10 @@ def hex_digest(info: api.ObjectInfo) -> str:
     if not raw:
         return ""
     return base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).hex()
+
+
+def stored(bucket: str, info: api.ObjectInfo) -> StoredObject:
+    return StoredObject(bucket, info.name, info.size or 0, hex_digest(info), object_headers(info), info.nuid)
 
 
 async def ensure_bucket(js: JetStreamContext, spec: BucketSpec) -> tuple[ObjectStore, bool]:
@@ -87,9 +92,8 @@ class Objects:
     ) -> StoredObject:
         meta = api.ObjectMeta(name=name, headers={k: [v] for k, v in (headers or {}).items()} or None)
         info = await (await self.store(bucket)).put(name, data, meta=meta)
-        return StoredObject(
-            bucket, name, info.size or len(data), hashlib.sha256(data).hexdigest(), dict(headers or {})
-        )
+        digest = hashlib.sha256(data).hexdigest()
+        return StoredObject(bucket, name, info.size or len(data), digest, dict(headers or {}), info.nuid)
 
     async def get(self, bucket: str, name: str) -> bytes:
         try:
@@ -103,7 +107,7 @@ class Objects:
             info = await (await self.store(bucket)).get_info(name)
         except ObjectNotFoundError:
             return None
-        return StoredObject(bucket, info.name, info.size or 0, hex_digest(info), object_headers(info))
+        return stored(bucket, info)
 
     async def list(self, bucket: str) -> list[StoredObject]:
         store = await self.store(bucket)
@@ -111,8 +115,4 @@ class Objects:
             infos = await store.list(ignore_deletes=True)
         except (NotFoundError, ObjectNotFoundError):  # an empty bucket, in some client versions
             return []
-        return [
-            StoredObject(bucket, i.name, i.size or 0, hex_digest(i), object_headers(i))
-            for i in infos
-            if not i.deleted
-        ]
+        return [stored(bucket, i) for i in infos if not i.deleted]

@@ -200,6 +200,7 @@ class Service:
             results = await provision(
                 js, streams, self.consumers(), buckets=buckets, apply=settings.apply_stream_changes
             )
+            await self._adopt_live_consumer_limits(js)
             sessions = db.session_factory(engine)
             publisher = Publisher(js)
             runtime = ServiceRuntime(
@@ -243,6 +244,21 @@ class Service:
             on_shutdown=[on_shutdown],
             after_shutdown=[after_shutdown],
         )
+
+    async def _adopt_live_consumer_limits(self, js: JetStreamContext) -> None:
+        """Decide retries with the limits the server enforces: a drifted consumer keeps its
+        live ``max_deliver`` and ``ack_wait`` (provisioning reported the drift; changing it is
+        an operator's call), so dead-lettering happens on the delivery the server ends on."""
+        for handler in self.handlers:
+            live = (await js.consumer_info(handler.consumer.stream, handler.consumer.durable)).config
+            changes = {
+                field: value
+                for field, value in (("max_deliver", live.max_deliver), ("ack_wait_seconds", live.ack_wait))
+                if value is not None and value > 0 and value != getattr(handler.consumer, field)
+            }
+            if changes:
+                log.warning("using the live consumer limits", consumer=handler.consumer.durable, **changes)
+                handler.consumer = handler.consumer.model_copy(update=changes)
 
     @staticmethod
     def _subscribe(

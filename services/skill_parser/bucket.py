@@ -15,9 +15,9 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from skill_adapter.contracts import MODE_HEADER, SKILLS_BUCKET, IngestSkill, ingest_event_id
+from skill_adapter.contracts import MODE_HEADER, SKILLS_BUCKET, IngestSkill
 from skill_adapter.runtime.log import get_logger
-from skill_adapter.runtime.objects import Objects, hex_digest, object_headers
+from skill_adapter.runtime.objects import Objects, StoredObject, stored
 from skill_adapter.runtime.publisher import Publisher
 
 from .ingest import PRODUCER
@@ -46,20 +46,12 @@ class BucketWatcher:
         asked = (headers or {}).get(MODE_HEADER)
         return asked if asked in ("strict", "lenient") else self._mode  # type: ignore[return-value]
 
-    async def request(
-        self, object_name: str, digest: str, source: Source, headers: dict[str, str] | None = None
-    ) -> IngestSkill:
-        command = IngestSkill(
-            event_id=ingest_event_id(object_name, digest),
-            correlation_id=f"object:{object_name}"[:256],
-            producer=PRODUCER,
-            object_name=object_name,
-            digest=digest,
-            source=source,
-            mode=self.mode_of(headers),
+    async def request(self, obj: StoredObject, source: Source) -> IngestSkill:
+        command = IngestSkill.for_object(
+            obj.name, obj.digest, obj.nuid, source=source, mode=self.mode_of(obj.headers), producer=PRODUCER
         )
         await self._publisher.publish(command)
-        log.info("ingestion requested", object=object_name, source=source)
+        log.info("ingestion requested", object=obj.name, source=source, mode=command.mode)
         return command
 
     async def reconcile(self) -> int:
@@ -70,7 +62,7 @@ class BucketWatcher:
             known = {(name, digest) for name, digest in rows}
         missing = [obj for obj in stored if (obj.name, obj.digest) not in known]
         for obj in missing:
-            await self.request(obj.name, obj.digest, "reconciler", obj.headers)
+            await self.request(obj, "reconciler")
         return len(missing)
 
     async def watch(self) -> None:
@@ -84,7 +76,7 @@ class BucketWatcher:
                 async for info in watcher:
                     if info is None or info.deleted:
                         continue
-                    await self.request(info.name, hex_digest(info), "bucket", object_headers(info))
+                    await self.request(stored(SKILLS_BUCKET.name, info), "bucket")
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - the reconciler covers the gap; keep watching

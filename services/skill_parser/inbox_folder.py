@@ -18,6 +18,7 @@ from skill_adapter.runtime.log import get_logger
 from skill_adapter.runtime.objects import Objects
 from skill_adapter.skillspec.bundle import from_directory, to_zip
 from skill_adapter.skillspec.diagnostics import SkillError
+from skill_adapter.skillspec.limits import DEFAULT_LIMITS, Limits
 
 from .bucket import BucketWatcher
 
@@ -36,8 +37,8 @@ def candidates(folder: Path) -> list[Candidate]:
     if not folder.is_dir():
         return found
     for entry in sorted(folder.iterdir()):
-        if entry.name.startswith("."):
-            continue
+        if entry.name.startswith(".") or entry.is_symlink():
+            continue  # a link could point anywhere on this machine: never upload what it points to
         if entry.is_file() and entry.suffix.lower() == ".zip":
             found.append(Candidate(entry, entry.name, _signature([entry])))
         elif entry.is_file() and entry.suffix.lower() == ".md":
@@ -54,7 +55,9 @@ def _signature(files: list[Path]) -> tuple[int, int]:
     return sum(s.st_size for s in stats), max((s.st_mtime_ns for s in stats), default=0)
 
 
-def read(candidate: Candidate) -> bytes:
+def read(candidate: Candidate, limits: Limits = DEFAULT_LIMITS) -> bytes:
+    if candidate.signature[0] > limits.total_bytes:
+        raise OSError(f"{candidate.path} is {candidate.signature[0]} bytes; at most {limits.total_bytes}")
     if candidate.path.is_dir():
         return to_zip(from_directory(candidate.path), candidate.path.name)
     return candidate.path.read_bytes()
@@ -87,8 +90,8 @@ class InboxMirror:
                 continue
             existing = await self._objects.info(SKILLS_BUCKET.name, candidate.object_name)
             if existing is None or existing.digest != digest:
-                await self._objects.put(SKILLS_BUCKET.name, candidate.object_name, data)
-                await self._watcher.request(candidate.object_name, digest, "inbox")
+                stored = await self._objects.put(SKILLS_BUCKET.name, candidate.object_name, data)
+                await self._watcher.request(stored, "inbox")
                 uploaded.append(candidate.object_name)
                 log.info(
                     "inbox file mirrored into the bucket",

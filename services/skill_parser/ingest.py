@@ -13,12 +13,16 @@ from skill_adapter.contracts import (
     SkillParsed,
     SkillRejected,
 )
+from skill_adapter.runtime.log import get_logger
 from skill_adapter.runtime.objects import ObjectMissing, Objects
 from skill_adapter.skillspec.analysis import Analysis, analyze
 from skill_adapter.skillspec.bundle import to_zip
 from skill_adapter.skillspec.diagnostics import Code, error
+from skill_adapter.skillspec.limits import DEFAULT_LIMITS, Limits
 
 from .models import Ingestion, SkillVersion
+
+log = get_logger(__name__)
 
 PRODUCER = "skill-parser"
 
@@ -28,32 +32,38 @@ def bundle_object(name: str, version: str) -> str:
 
 
 async def ingest(
-    command: IngestSkill, session: AsyncSession, objects: Objects
-) -> SkillParsed | SkillRejected:
+    command: IngestSkill, session: AsyncSession, objects: Objects, limits: Limits = DEFAULT_LIMITS
+) -> SkillParsed | SkillRejected | None:
     """Everything happens in ``session``'s transaction except the bundle upload, which is
-    content-addressed (re-uploading the same version writes the same bytes)."""
-    try:
-        data = await objects.get(SKILLS_BUCKET.name, command.object_name)
-    except ObjectMissing:
+    content-addressed (re-uploading the same version writes the same bytes). ``None`` when a
+    newer put of the object superseded this command (that put has its own)."""
+    info = await objects.info(SKILLS_BUCKET.name, command.object_name)
+    if info is None:
+        return _missing(command)
+    if command.object_nuid and info.nuid != command.object_nuid:
+        log.info("superseded by a newer put; skipped", object=command.object_name)
+        return None
+    if info.size > limits.total_bytes:
+        await _record_rejection(session, command.object_name, info.digest, None, "too large")
         return _rejected(
             command,
-            reason=f"{command.object_name} is no longer in the skills bucket",
+            reason=f"{command.object_name} is {info.size} bytes; at most {limits.total_bytes}",
             errors=[
                 error(
-                    Code.OBJECT_MISSING, "the object was deleted before it could be read", command.object_name
+                    Code.FILE_TOO_LARGE,
+                    f"{info.size} bytes; at most {limits.total_bytes}",
+                    command.object_name,
                 )
             ],
         )
-    analysis = await asyncio.to_thread(analyze, data, command.object_name, command.mode)
+    try:
+        data = await objects.get(SKILLS_BUCKET.name, command.object_name)
+    except ObjectMissing:
+        return _missing(command)
+    analysis = await asyncio.to_thread(analyze, data, command.object_name, command.mode, limits)
     if not analysis.ok:
-        await session.merge(
-            Ingestion(
-                object_name=command.object_name,
-                digest=analysis.digest,
-                verdict="rejected",
-                skill_name=analysis.skill_name,
-                reason=analysis.reason(),
-            )
+        await _record_rejection(
+            session, command.object_name, analysis.digest, analysis.skill_name, analysis.reason()
         )
         return _rejected(command, analysis=analysis)
     return await _accept(command, analysis, session, objects)
@@ -102,6 +112,30 @@ async def _accept(
         files=analysis.files(),
         warnings=analysis.warnings,
         rubric=analysis.rubric,
+    )
+
+
+async def _record_rejection(
+    session: AsyncSession, object_name: str, digest: str, skill_name: str | None, reason: str
+) -> None:
+    await session.merge(
+        Ingestion(
+            object_name=object_name,
+            digest=digest,
+            verdict="rejected",
+            skill_name=skill_name,
+            reason=reason[:4000],
+        )
+    )
+
+
+def _missing(command: IngestSkill) -> SkillRejected:
+    return _rejected(
+        command,
+        reason=f"{command.object_name} is no longer in the skills bucket",
+        errors=[
+            error(Code.OBJECT_MISSING, "the object was deleted before it could be read", command.object_name)
+        ],
     )
 
 

@@ -54,7 +54,7 @@ def build_service(settings: SkillParserSettings) -> Service:
     )
 
     @service.handles(IngestSkill, purpose="ingest", ack_wait=60, max_deliver=5)
-    async def on_ingest(command: IngestSkill, ctx: HandlerContext) -> SkillParsed | SkillRejected:
+    async def on_ingest(command: IngestSkill, ctx: HandlerContext) -> SkillParsed | SkillRejected | None:
         """Validate the skill object, keep a new version, and publish the verdict."""
         return await ingest(command, ctx.session, ctx.deps.runtime.objects)
 

@@ -12,7 +12,7 @@ from typing import Literal
 from skill_adapter.contracts import Diagnostic, Rubric, SkillFile
 
 from .bundle import load_bundle
-from .diagnostics import SkillError
+from .diagnostics import Code, SkillError, capped, error
 from .document import Bundle, SkillDocument
 from .evals import EvalSet, load_evals
 from .limits import DEFAULT_LIMITS, Limits
@@ -64,13 +64,28 @@ class Analysis:
 def analyze(
     data: bytes, object_name: str, mode: Mode = "strict", limits: Limits = DEFAULT_LIMITS
 ) -> Analysis:
+    """Never raises: input that breaks the analyzer itself is a rejection with code
+    ``internal_error`` (retrying the same bytes would fail the same way)."""
+    try:
+        return _analyze(data, object_name, mode, limits)
+    except Exception as exc:  # noqa: BLE001 - turned into a verdict, logged by the caller
+        analysis = Analysis(object_name=object_name, digest=sha256(data), mode=mode)
+        analysis.errors = [
+            error(
+                Code.INTERNAL, f"the skill could not be analyzed ({type(exc).__name__}: {exc})", object_name
+            )
+        ]
+        return analysis
+
+
+def _analyze(data: bytes, object_name: str, mode: Mode, limits: Limits) -> Analysis:
     from .rubric.compiler import compile_rubric
 
     analysis = Analysis(object_name=object_name, digest=sha256(data), mode=mode)
     try:
         bundle, notes = load_bundle(data, object_name, limits)
     except SkillError as exc:
-        analysis.errors = list(exc.diagnostics)
+        analysis.errors = capped(list(exc.diagnostics))
         return analysis
     analysis.bundle = bundle
     analysis.warnings += notes
@@ -82,6 +97,7 @@ def analyze(
     analysis.evals = evals
     analysis.errors += [d for d in eval_problems if d.severity == "error"]
     analysis.warnings += [d for d in eval_problems if d.severity == "warning"]
+    analysis.errors, analysis.warnings = capped(analysis.errors), capped(analysis.warnings)
     if analysis.errors or result.document is None:
         return analysis
     analysis.version = version_digest(bundle)
@@ -90,4 +106,5 @@ def analyze(
     analysis.warnings += [d for d in rubric_problems if d.severity == "warning"]
     if not analysis.errors:
         analysis.rubric = rubric
+    analysis.errors, analysis.warnings = capped(analysis.errors), capped(analysis.warnings)
     return analysis

@@ -14,6 +14,7 @@ import posixpath
 import re
 import stat
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 
 from skill_adapter.contracts import Diagnostic
@@ -163,8 +164,14 @@ def _root(names: list[str], object_name: str) -> tuple[str, str | None, list[Dia
 
 def _read_bounded(archive: zipfile.ZipFile, member: zipfile.ZipInfo, limits: Limits) -> bytes:
     cap = min(member.file_size, limits.file_bytes)
-    with archive.open(member) as handle:
-        data = handle.read(cap + 1)
+    try:
+        with archive.open(member) as handle:
+            data = handle.read(cap + 1)
+    except (zipfile.BadZipFile, zlib.error, NotImplementedError, EOFError, RuntimeError, ValueError) as exc:
+        # a bad CRC, a corrupt stream, an unsupported compression method
+        raise SkillError(
+            [error(Code.BUNDLE_INVALID, f"{member.filename!r} cannot be read: {exc}", member.filename)]
+        ) from exc
     if len(data) > cap:
         raise SkillError(
             [error(Code.BUNDLE_COMPRESSION_BOMB, "member inflates past its declared size", member.filename)]

@@ -57,14 +57,58 @@ class Code(StrEnum):
     # evals and rubric file
     EVALS_INVALID = "evals_invalid"
     RUBRIC_FILE_INVALID = "rubric_file_invalid"
+    # the analyzer itself
+    INTERNAL = "internal_error"
+
+
+MAX_MESSAGE = 1000
+MAX_FILE = 512
+MAX_PER_KIND = 50
+"""At most this many diagnostics of one code in one file; the rest are summarized."""
+
+
+def _clip(text: str | None, limit: int) -> str | None:
+    if text is None or len(text) <= limit:
+        return text
+    return text[: limit - 1] + "…"
 
 
 def error(code: Code, message: str, file: str | None = None, line: int | None = None) -> Diagnostic:
-    return Diagnostic(severity="error", code=code.value, message=message, file=file, line=line)
+    return _make("error", code, message, file, line)
 
 
 def warning(code: Code, message: str, file: str | None = None, line: int | None = None) -> Diagnostic:
-    return Diagnostic(severity="warning", code=code.value, message=message, file=file, line=line)
+    return _make("warning", code, message, file, line)
+
+
+def _make(severity: str, code: Code, message: str, file: str | None, line: int | None) -> Diagnostic:
+    # user text (names, paths, comments) ends up in messages: keep them bounded
+    return Diagnostic(
+        severity=severity,  # type: ignore[arg-type]
+        code=code.value,
+        message=_clip(message, MAX_MESSAGE) or code.value,
+        file=_clip(file, MAX_FILE),
+        line=line,
+    )
+
+
+def capped(diagnostics: list[Diagnostic], limit: int = MAX_PER_KIND) -> list[Diagnostic]:
+    """Keep the first ``limit`` diagnostics per (file, code, severity); summarize the rest."""
+    seen: dict[tuple[str | None, str, str], int] = {}
+    kept: list[Diagnostic] = []
+    for d in diagnostics:
+        key = (d.file, d.code, d.severity)
+        seen[key] = seen.get(key, 0) + 1
+        if seen[key] <= limit:
+            kept.append(d)
+    for (file, code, severity), count in seen.items():
+        if count > limit:
+            kept.append(
+                _make(
+                    severity, Code(code), f"and {count - limit} more {code} findings in this file", file, None
+                )
+            )
+    return kept
 
 
 class SkillError(Exception):

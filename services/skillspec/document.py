@@ -7,6 +7,16 @@ from dataclasses import dataclass, field
 SKILL_MD = "SKILL.md"
 
 
+def as_text(data: bytes) -> str | None:
+    """The file as text when it is UTF-8 without NUL bytes (whatever its name), else None."""
+    if b"\x00" in data:
+        return None
+    try:
+        return data.decode("utf-8").removeprefix("\ufeff").replace("\r\n", "\n")
+    except UnicodeDecodeError:
+        return None
+
+
 @dataclass(frozen=True)
 class Bundle:
     """A skill's files: POSIX paths relative to the skill folder (``SKILL.md`` at the root).

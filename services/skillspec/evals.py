@@ -53,6 +53,8 @@ def load_evals(bundle: Bundle) -> tuple[EvalSet | None, list[Diagnostic]]:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         line = getattr(exc, "lineno", None)
         return None, [error(Code.EVALS_INVALID, f"evals.json is not valid JSON: {exc}", EVALS_PATH, line)]
+    except RecursionError:
+        return None, [error(Code.EVALS_INVALID, "evals.json nests too deeply to read", EVALS_PATH)]
     if not isinstance(data, dict) or not isinstance(data.get("evals", []), list):
         return None, [
             error(Code.EVALS_INVALID, "evals.json must be an object with an 'evals' list", EVALS_PATH)

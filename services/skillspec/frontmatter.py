@@ -121,11 +121,26 @@ def _field(key: str, line: int, node: Node) -> Field:
     return Field(key, line, None, "nested")
 
 
+MAX_DEPTH = 20
+"""Frontmatter is a few fields; deeper nesting is refused before it can exhaust the stack."""
+
+
 def _unsafe_constructs(yaml_text: str, file: str, offset: int) -> list[Diagnostic]:
     problems: list[Diagnostic] = []
+    depth = 0
     try:
         for event in yaml.parse(yaml_text, Loader=yaml.SafeLoader):
             line = event.start_mark.line + 1 + offset
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    return [
+                        error(
+                            Code.YAML_SYNTAX, f"frontmatter nests deeper than {MAX_DEPTH} levels", file, line
+                        )
+                    ]
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
             if isinstance(event, yaml.AliasEvent):
                 problems.append(
                     error(Code.YAML_ALIAS, f"YAML alias '*{event.anchor}' is not allowed", file, line)
@@ -141,6 +156,8 @@ def _unsafe_constructs(yaml_text: str, file: str, offset: int) -> list[Diagnosti
                 problems.append(error(Code.YAML_TAG, f"YAML tag {tag!r} is not allowed", file, line))
     except yaml.YAMLError as exc:
         return [_yaml_error(exc, file, offset)]
+    except RecursionError:
+        return [error(Code.YAML_SYNTAX, "frontmatter nests too deeply to read", file, 2)]
     return problems
 
 

@@ -11,6 +11,7 @@ Strict mode rejects all of them; lenient mode rejects tag characters and warns a
 
 from __future__ import annotations
 
+import bisect
 import re
 
 from skill_adapter.contracts import Diagnostic
@@ -43,14 +44,25 @@ _TAGS = re.compile("[\U000e0000-\U000e007f]+")
 _COMMENT = re.compile(r"<!--(.*?)-->", re.S)
 
 
-def _line_of(text: str, index: int) -> int:
-    return text.count("\n", 0, index) + 1
+class _Lines:
+    """Line numbers of offsets in one text, by binary search over line starts (linear overall)."""
+
+    def __init__(self, text: str) -> None:
+        self._starts = [0] + [m.end() for m in re.finditer("\n", text)]
+
+    def of(self, index: int) -> int:
+        return bisect.bisect_right(self._starts, index)
+
+
+_BIDI_CHARS = re.compile("[" + "".join(BIDI) + "]")
+_ZERO_WIDTH_CHARS = re.compile("[" + "".join(ZERO_WIDTH) + "]")
 
 
 def scan(text: str, file: str, *, strict: bool, line_offset: int = 0) -> list[Diagnostic]:
     """Every hidden-text finding in ``text`` (a file's content, LF line endings)."""
     found: list[Diagnostic] = []
     soft = error if strict else warning
+    lines = _Lines(text)
 
     for match in _TAGS.finditer(text):
         spelled = "".join(chr(ord(c) - 0xE0000) for c in match.group() if 0x20 <= ord(c) - 0xE0000 < 0x7F)
@@ -60,18 +72,21 @@ def scan(text: str, file: str, *, strict: bool, line_offset: int = 0) -> list[Di
                 f"{len(match.group())} invisible Unicode tag characters"
                 + (f" spelling {spelled[:200]!r}" if spelled else ""),
                 file,
-                _line_of(text, match.start()) + line_offset,
+                lines.of(match.start()) + line_offset,
             )
         )
-    for table, code in ((BIDI, Code.HIDDEN_BIDI), (ZERO_WIDTH, Code.HIDDEN_ZERO_WIDTH)):
+    for pattern, table, code in (
+        (_BIDI_CHARS, BIDI, Code.HIDDEN_BIDI),
+        (_ZERO_WIDTH_CHARS, ZERO_WIDTH, Code.HIDDEN_ZERO_WIDTH),
+    ):
         reported: set[int] = set()
-        for index, char in enumerate(text):
-            if char in table:
-                line = _line_of(text, index) + line_offset
-                if line in reported:
-                    continue
-                reported.add(line)
-                found.append(soft(code, f"invisible character U+{ord(char):04X} {table[char]}", file, line))
+        for match in pattern.finditer(text):
+            line = lines.of(match.start()) + line_offset
+            if line in reported:
+                continue
+            reported.add(line)
+            char = match.group()
+            found.append(soft(code, f"invisible character U+{ord(char):04X} {table[char]}", file, line))
     for match in _COMMENT.finditer(text):
         content = " ".join(match.group(1).split())
         if content:
@@ -80,7 +95,7 @@ def scan(text: str, file: str, *, strict: bool, line_offset: int = 0) -> list[Di
                     Code.HIDDEN_HTML_COMMENT,
                     f"HTML comment, invisible when rendered but read by a model: {content[:200]!r}",
                     file,
-                    _line_of(text, match.start()) + line_offset,
+                    lines.of(match.start()) + line_offset,
                 )
             )
     return found

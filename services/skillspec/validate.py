@@ -15,8 +15,8 @@ from typing import Literal
 from skill_adapter.contracts import Diagnostic
 
 from . import frontmatter, hidden
-from .diagnostics import Code, error, warning
-from .document import SKILL_MD, Bundle, SkillDocument
+from .diagnostics import Code, capped, error, warning
+from .document import SKILL_MD, Bundle, SkillDocument, as_text
 from .limits import DEFAULT_LIMITS, Limits
 
 Mode = Literal["strict", "lenient"]
@@ -24,7 +24,6 @@ Mode = Literal["strict", "lenient"]
 SPEC_FIELDS = ("name", "description", "license", "compatibility", "metadata", "allowed-tools")
 NAME_MAX, DESCRIPTION_MAX, COMPATIBILITY_MAX = 64, 1024, 500
 _NAME = re.compile(r"^[a-z0-9-]+$")
-TEXT_SUFFIXES = (".md", ".txt", ".json", ".yaml", ".yml")
 STRING_TAGS = ("tag:yaml.org,2002:str",)
 
 
@@ -213,10 +212,10 @@ def validate_bundle(
 
     found += hidden.scan(text, SKILL_MD, strict=strict)
     for path, data in sorted(bundle.files.items()):
-        if path != SKILL_MD and path.endswith(TEXT_SUFFIXES):
-            other = decode(data, path, limits.file_bytes)
-            if isinstance(other, str):
-                found += hidden.scan(other, path, strict=strict)
+        # every text file, scripts included: a Trojan Source line hides in code as well
+        if path != SKILL_MD and (other := as_text(data)) is not None:
+            found += hidden.scan(other, path, strict=strict)
+    found = capped(found)
 
     errors = [d for d in found if d.severity == "error"]
     warnings = [d for d in found if d.severity == "warning"]

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import hashlib
 
-from .document import Bundle
-
-TEXT_SUFFIXES = (".md", ".txt", ".json", ".yaml", ".yml", ".py", ".sh", ".js", ".ts", ".toml", ".csv")
+from .document import Bundle, as_text
 
 
 def normalized(path: str, data: bytes) -> bytes:
-    if path.lower().endswith(TEXT_SUFFIXES) and b"\x00" not in data:
-        data = data.removeprefix(b"\xef\xbb\xbf").replace(b"\r\n", b"\n")
-    return data
+    """Text files (UTF-8, no NUL, whatever their name) without BOM and CRLF; others as they are."""
+    text = as_text(data)
+    return data if text is None else text.encode("utf-8")
 
 
 def version_digest(bundle: Bundle) -> str:

@@ -167,3 +167,33 @@ async def test_shutdown_lets_the_message_in_flight_finish(
         assert info.num_ack_pending == 0 and info.num_redelivered == 0
     finally:
         await engine.dispose()
+
+
+async def test_a_drifted_consumer_is_handled_with_its_live_limits(
+    js: JetStreamContext, nats_url: str, sqlite_url: str, tmp_path, unique: str
+) -> None:
+    """Provisioning reports drift and changes nothing; the service then retries as often as the
+    server will deliver, and dead-letters on the server's last delivery, not its own idea of it."""
+    from skill_adapter.contracts import STREAMS
+    from skill_adapter.runtime import Publisher
+    from skill_adapter.runtime.provisioning import consumer_config, provision
+
+    service = build(f"drift-{unique}", max_deliver=5, backoff=(0.1,))
+    spec = service.handlers[0].consumer
+    await provision(js, STREAMS, [spec.model_copy(update={"max_deliver": 2})])  # an older deployment's limit
+    app = service.create_app(RuntimeSettings(nats_url=nats_url, database_url=sqlite_url, state_dir=tmp_path))
+    await app.start()
+    try:
+        assert (await js.consumer_info(spec.stream, spec.durable)).config.max_deliver == 2
+        assert service.handlers[0].consumer.max_deliver == 2
+        command = ingest("fail", correlation=f"drift-{unique}")
+        await Publisher(js).publish(command)
+
+        async def letters():
+            return [d for d in await dead_letters_for(js, spec.durable) if d.original_msg_id == command.event_id]
+
+        [letter] = await eventually(letters, what="the dead letter")
+        assert (letter.deliveries, letter.error_kind) == (2, "handler_error")
+        assert consumer_config(spec).max_deliver == 5  # the code's wish is unchanged
+    finally:
+        await app.stop()

@@ -31,7 +31,7 @@ async def test_migrations_create_the_runtime_tables_and_are_repeatable(database_
                 await conn.execute(text(f"SELECT version_num FROM {RUNTIME_VERSION_TABLE}"))
             ).scalar_one()
         assert {"processed_messages", "outbox", RUNTIME_VERSION_TABLE} <= tables
-        assert version == "0001"
+        assert version == "0002"
     finally:
         await engine.dispose()
 
@@ -126,5 +126,57 @@ async def test_racing_deliveries_of_one_message_apply_it_once(database_url: str)
             [False, True],
             [False],
         )
+    finally:
+        await engine.dispose()
+
+
+class FlakyPublisher:
+    """A fake publisher: refuses one subject for good, another once, sends the rest."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+        self.failed_once = False
+
+    async def publish_raw(self, subject: str, payload: bytes, headers: dict[str, str]) -> None:
+        import nats.errors
+
+        if subject == "too.evt.big.thing.v1":
+            raise nats.errors.MaxPayloadError
+        if subject == "flaky.evt.once.thing.v1" and not self.failed_once:
+            self.failed_once = True
+            raise TimeoutError("nats briefly away")
+        self.sent.append(headers["Nats-Msg-Id"])
+
+
+async def test_outbox_rows_are_independent_and_unpublishable_ones_are_parked(database_url: str) -> None:
+    from datetime import timedelta
+
+    from skill_adapter.runtime.inbox import Outbox
+
+    engine = create_engine(database_url)
+    await migrate(engine)
+    sessions = session_factory(engine)
+    async with sessions() as session, session.begin():
+        for event_id, subject in (
+            ("big", "too.evt.big.thing.v1"),
+            ("flaky", "flaky.evt.once.thing.v1"),
+            ("ok", "fine.evt.ok.thing.v1"),
+        ):
+            session.add(OutboxMessage(event_id=event_id, subject=subject, payload=b"{}"))
+    publisher = FlakyPublisher()
+    outbox = Outbox(sessions, publisher)  # type: ignore[arg-type]
+    try:
+        assert await outbox.publish() == 1
+        assert publisher.sent == ["ok"], "a failing row does not hold back the next ones"
+        assert await outbox.publish() == 1
+        assert publisher.sent == ["ok", "flaky"]
+        assert await outbox.publish() == 0, "the parked row is not retried"
+        async with sessions() as session:
+            big = (await session.scalars(select(OutboxMessage).where(OutboxMessage.event_id == "big"))).one()
+            assert big.failed_reason and big.published_at is None and big.attempts == 1
+        await outbox.prune(timedelta(0), timedelta(0))
+        async with sessions() as session:
+            left = {r.event_id for r in (await session.scalars(select(OutboxMessage))).all()}
+        assert left == {"big"}, "published rows are pruned, the parked one is kept for a person to see"
     finally:
         await engine.dispose()
