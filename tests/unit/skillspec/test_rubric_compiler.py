@@ -259,12 +259,15 @@ def test_coverage_counts_body_constraint_sentences() -> None:
     assert coverage.share == pytest.approx(5 / 8)
 
 
-def test_the_output_constraint_is_the_most_trusted_schema() -> None:
+def test_the_output_constraint_merges_every_schema_for_every_prompt() -> None:
     constraint = compile_all()[0].output_constraint
     assert constraint is not None
     assert constraint.kind == "json_schema"
-    assert constraint.json_schema == {"type": "object", "required": ["version"]}
-    assert constraint.criteria == ["rubric.has-version"]
+    assert constraint.json_schema == {"type": "object", "required": ["version", "highlights", "breaking"]}
+    assert constraint.criteria == [
+        "rubric.has-version",
+        f"body.l{line_of(SKILL_MD, '- Respond with')}.json-schema",
+    ]
 
 
 def test_compiling_is_deterministic() -> None:
@@ -519,14 +522,15 @@ def test_a_schema_enforces_valid_json_too() -> None:
     assert constraint is not None and constraint.criteria == ["body.l2.json-schema", "body.l1.valid-json"]
 
 
-def test_a_single_fullmatch_regex_is_a_regex_constraint() -> None:
+def test_the_most_trusted_fullmatch_regex_is_a_regex_constraint() -> None:
     ticket = criterion("body.l1.regex", RegexCheck(pattern=r"[A-Z]+-\d+: .+", mode="fullmatch"))
     constraint = output_constraint(
         [ticket, criterion("body.l2.max-words", LengthCheck(unit="words", max=20))]
     )
     assert constraint is not None and constraint.kind == "regex" and constraint.regex == r"[A-Z]+-\d+: .+"
     second = criterion("body.l3.regex", RegexCheck(pattern="x", mode="fullmatch"))
-    assert output_constraint([ticket, second]) is None
+    both = output_constraint([ticket, second])
+    assert both is not None and both.regex == ticket.check.pattern and both.criteria == ["body.l1.regex"]
     assert (
         output_constraint([criterion("r", RegexCheck(pattern="x", mode="fullmatch", flags=["IGNORECASE"]))])
         is None
@@ -540,3 +544,170 @@ def test_no_constraint_when_markdown_is_needed_or_only_one_eval_asks() -> None:
     assert output_constraint([criterion("body.l1.valid-json", ValidJsonCheck()), bullets]) is None
     scoped = criterion("evals.1.1", ValidJsonCheck(), eval_id="1")
     assert output_constraint([scoped]) is None
+
+
+# --- coverage, JSON replies and lead-ins -----------------------------------------------------
+
+
+def test_a_body_sentence_dropped_as_a_copy_still_counts_as_compiled() -> None:
+    skill = "---\nname: x\n---\nKeep the reply under 200 words.\nBe kind.\n"
+    rubric, _ = compile_all(skill, evals=None)
+    assert not any(c.provenance.source == "body" and c.deterministic for c in rubric.criteria)
+    assert (rubric.coverage.constraint_sentences, rubric.coverage.compiled_sentences) == (2, 1)
+
+
+JSON_SKILL = textwrap.dedent(
+    """\
+    ---
+    name: x
+    ---
+    Always respond with a single JSON object.
+
+    - The object has exactly two keys, `answer` and `confidence`.
+    - `answer` is a string of at most 300 characters.
+    - `confidence` is one of `"low"` or `"high"`.
+    - Write the whole object on a single line.
+    """
+)
+
+
+def test_facts_about_the_json_object_compile_in_a_json_skill() -> None:
+    rubric, _ = compile_all(JSON_SKILL, evals=None, rubric_yaml=None)
+    assert [(c.id, c.check) for c in rubric.criteria] == [
+        ("body.l4.json-schema", JsonSchemaCheck(json_schema={"type": "object"})),
+        (
+            "body.l6.json-schema",
+            JsonSchemaCheck(
+                json_schema={
+                    "type": "object",
+                    "required": ["answer", "confidence"],
+                    "properties": {"answer": {}, "confidence": {}},
+                    "additionalProperties": False,
+                }
+            ),
+        ),
+        (
+            "body.l7.json-schema",
+            JsonSchemaCheck(
+                json_schema={"type": "object", "properties": {"answer": {"type": "string", "maxLength": 300}}}
+            ),
+        ),
+        (
+            "body.l8.json-schema",
+            JsonSchemaCheck(
+                json_schema={"type": "object", "properties": {"confidence": {"enum": ["low", "high"]}}}
+            ),
+        ),
+        ("body.l9.max-lines", LengthCheck(unit="lines", max=1)),
+    ]
+    assert rubric.coverage.compiled_sentences == 5
+    assert by_id(rubric)["body.l7.json-schema"].description == (
+        'In the reply\'s JSON object, \'answer\' matches {"maxLength": 300, "type": "string"}'
+    )
+
+
+def test_the_output_constraint_merges_the_facts_with_their_provenance() -> None:
+    rubric, _ = compile_all(JSON_SKILL, evals=None, rubric_yaml=None)
+    constraint = rubric.output_constraint
+    assert constraint is not None
+    assert constraint.json_schema == {
+        "type": "object",
+        "required": ["answer", "confidence"],
+        "properties": {
+            "answer": {"type": "string", "maxLength": 300},
+            "confidence": {"enum": ["low", "high"]},
+        },
+        "additionalProperties": False,
+    }
+    assert constraint.criteria == [f"body.l{n}.json-schema" for n in (4, 6, 7, 8)]
+    assert grade(rubric, '{"answer": "Paris", "confidence": "high"}').passed
+    assert not grade(rubric, '{"answer": "Paris", "confidence": "sure"}').passed
+
+
+def test_without_a_json_reply_the_facts_stay_with_a_judge() -> None:
+    for first in ("If the user asks for JSON, respond with a single JSON object.", "Respond in English."):
+        skill = JSON_SKILL.replace("Always respond with a single JSON object.", first)
+        rubric, _ = compile_all(skill, evals=None, rubric_yaml=None)
+        assert all(c.check.kind == "judge" for c in rubric.criteria if c.provenance.line in (6, 7, 8, 9))
+
+
+def test_a_rubric_file_schema_makes_the_reply_a_json_object() -> None:
+    skill = JSON_SKILL.replace("Always respond with a single JSON object.", "Answer the question.")
+    rubric, _ = compile_all(skill, evals=None)
+    assert by_id(rubric)["body.l7.json-schema"].check.kind == "json_schema"
+
+
+def test_a_lead_in_with_a_list_of_headings_compiles() -> None:
+    skill = textwrap.dedent(
+        """\
+        ---
+        name: x
+        ---
+        Use exactly these three sections, in this order:
+
+        - `## Context`
+        - `## Decision` - what was decided
+        - `## Consequences`
+
+        When the change is small, use these sections:
+        - `## Summary`
+        """
+    )
+    sentences = body_sentences(document(skill))
+    assert sentences[0].listed == ("`## Context`", "`## Decision` - what was decided", "`## Consequences`")
+    rubric, _ = compile_all(skill, evals=None, rubric_yaml=None)
+    assert [(c.id, c.check) for c in rubric.criteria] == [
+        (
+            "body.l4.headings",
+            MarkdownHeadingsCheck(headings=["Context", "Decision", "Consequences"], level=2, in_order=True),
+        ),
+        ("body.l10.judge", JudgeCheck(instruction="When the change is small, use these sections:")),
+    ]
+
+
+def test_a_lead_in_with_a_block_of_headings_compiles() -> None:
+    skill = f"---\nname: x\n---\nThe report has these two sections:\n\n{FENCE}\n# Title\n## Notes\n{FENCE}\n"
+    rubric, _ = compile_all(skill, evals=None, rubric_yaml=None)
+    assert [c.check for c in rubric.criteria] == [MarkdownHeadingsCheck(headings=["Title", "Notes"])]
+
+
+def test_line_checks_are_described_in_words() -> None:
+    from skill_adapter.skillspec.rubric.compiler import describe_check
+    from skill_adapter.skillspec.rubric.patterns import compile_sentence
+
+    described = {
+        sentence: describe_check(compile_sentence(sentence))  # type: ignore[arg-type]
+        for sentence in (
+            "Keep the first line at most 72 characters.",
+            "The subject line must be under 50 characters.",
+            "No line longer than 80 characters.",
+            "Wrap the body at 72 characters.",
+        )
+    }
+    assert list(described.values()) == [
+        "The first line of the reply has at most 72 characters",
+        "The first line of the reply has at most 49 characters (not counting a 'Subject:' label)",
+        "Every line of the reply has at most 80 characters",
+        "Every line after the first has at most 72 characters",
+    ]
+    assert (
+        describe_check(RegexCheck(pattern="(?:[^\\n]{0,9}\\n)*x"))
+        == "The reply matches /(?:[^\\n]{0,9}\\n)*x/"
+    )
+
+
+def test_descriptions_a_pattern_could_read_stay_descriptions() -> None:
+    skill = textwrap.dedent(
+        """\
+        ---
+        name: x
+        ---
+        Headings: Poppins (with Arial fallback).
+
+        The tool outputs a JSON object.
+
+        - `answer` is a string.
+        """
+    )
+    rubric, _ = compile_all(skill, evals=None, rubric_yaml=None)
+    assert rubric.criteria == [] and rubric.coverage.constraint_sentences == 0

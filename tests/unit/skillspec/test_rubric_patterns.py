@@ -18,17 +18,22 @@ from skill_adapter.contracts import (
 )
 from skill_adapter.skillspec.rubric.checks import run_check, validate_check
 from skill_adapter.skillspec.rubric.patterns import (
+    LEAD_IN_EXAMPLES,
+    LEAD_IN_NOT_COMPILED,
     NOT_COMPILED,
     PATTERNS,
     compile_checks,
+    compile_lead_in,
     compile_sentence,
     is_constraint_sentence,
     normalize,
 )
+from skill_adapter.skillspec.rubric.vocabulary import Pattern
 
 pytestmark = pytest.mark.unit
 
-EXAMPLES = [(p.name, text, expected) for p in PATTERNS for text, expected in p.examples]
+EXAMPLES = [(p, text, expected) for p in PATTERNS for text, expected in p.examples]
+NEAR_MISSES = [(p, text) for p in PATTERNS for text in p.near_misses]
 
 
 def test_the_table_is_well_formed() -> None:
@@ -38,14 +43,43 @@ def test_the_table_is_well_formed() -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "sentence", "expected"), EXAMPLES, ids=[f"{n}:{s[:40]}" for n, s, _ in EXAMPLES]
+    ("pattern", "sentence", "expected"), EXAMPLES, ids=[f"{p.name}:{s[:40]}" for p, s, _ in EXAMPLES]
 )
 def test_every_documented_example_compiles_as_documented(
-    name: str, sentence: str, expected: tuple[object, ...]
+    pattern: Pattern, sentence: str, expected: tuple[object, ...]
 ) -> None:
-    assert compile_checks(sentence) == list(expected)
-    assert compile_sentence(sentence) == expected[0]
+    json_reply = pattern.needs_json_reply
+    assert compile_checks(sentence, json_reply=json_reply) == list(expected)
+    assert compile_sentence(sentence, json_reply=json_reply) == expected[0]
     assert all(validate_check(check) == [] for check in expected)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "sentence"), NEAR_MISSES, ids=[f"{p.name}:{s[:40]}" for p, s in NEAR_MISSES]
+)
+def test_every_documented_near_miss_compiles_to_nothing(pattern: Pattern, sentence: str) -> None:
+    assert compile_checks(sentence, json_reply=pattern.needs_json_reply) == []
+
+
+def test_every_new_kind_of_pattern_documents_near_misses() -> None:
+    new = {"json-alone", "json-object-keys", "json-object-alone", "json-property-enum", "json-property-type"}
+    new |= {
+        "single-line",
+        "single-line-object",
+        "first-line",
+        "first-line-end",
+        "line-width",
+        "no-code-fence",
+    }
+    assert all(p.near_misses for p in PATTERNS if p.name in new)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [(text, expected) for p in PATTERNS if p.needs_json_reply for text, expected in p.examples],
+)
+def test_patterns_about_the_json_object_need_a_json_reply(sentence: str, expected: object) -> None:
+    assert compile_checks(sentence) == []
 
 
 @pytest.mark.parametrize("sentence", NOT_COMPILED)
@@ -79,7 +113,6 @@ def test_even_when_is_not_a_condition() -> None:
 @pytest.mark.parametrize(
     "sentence",
     [
-        "Keep the subject line under 50 characters.",
         "The title must be at most 72 characters.",
         "Each paragraph has at most 3 sentences.",
         "Never use `var` in code examples.",
@@ -244,22 +277,109 @@ def test_descriptions_are_not_constraint_sentences(sentence: str) -> None:
 
 
 @settings(max_examples=300)
-@given(st.text(max_size=200))
-def test_any_text_compiles_to_runnable_checks(text: str) -> None:
-    for check in compile_checks(text):
+@given(st.text(max_size=200), st.booleans())
+def test_any_text_compiles_to_runnable_checks(text: str, json_reply: bool) -> None:
+    for check in compile_checks(text, json_reply=json_reply):
         assert validate_check(check) == []
 
 
 WORDS = st.sampled_from(
     "always never use respond with JSON object keys `a` `b` 'x' \"y\" at most least 5 words lines bullet "
     "points numbered list section headings: Summary Risks start begin end with code block ```python regex "
-    "matching `\\d+` not do don't if when each title , . and or".split()
+    "matching `\\d+` not do don't if when each title , . and or the first line every wrap 72 characters "
+    "per subject body is a string one of either list of strings between single text before after".split()
 )
 
 
 @settings(max_examples=400)
-@given(st.lists(WORDS, max_size=25).map(" ".join))
-def test_constraint_like_word_salad_compiles_to_runnable_checks(text: str) -> None:
-    for check in compile_checks(text):
+@given(st.lists(WORDS, max_size=25).map(" ".join), st.booleans())
+def test_constraint_like_word_salad_compiles_to_runnable_checks(text: str, json_reply: bool) -> None:
+    for check in compile_checks(text, json_reply=json_reply):
         assert validate_check(check) == []
         assert run_check(check, text).evidence  # and it runs on any reply, the sentence itself included
+
+
+# --- lead-ins -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("sentence", "shown", "listed", "expected"), LEAD_IN_EXAMPLES)
+def test_every_documented_lead_in_compiles_as_documented(
+    sentence: str, shown: str | None, listed: tuple[str, ...], expected: object
+) -> None:
+    assert compile_lead_in(sentence, shown, listed) == [expected]
+    assert validate_check(expected) == []  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("sentence", "shown", "listed"), LEAD_IN_NOT_COMPILED)
+def test_lead_ins_that_must_stay_with_a_judge(
+    sentence: str, shown: str | None, listed: tuple[str, ...]
+) -> None:
+    assert compile_lead_in(sentence, shown, listed) == []
+
+
+# --- lines ----------------------------------------------------------------------------------
+
+
+def test_the_first_line_check_reads_the_first_non_blank_line() -> None:
+    (check,) = compile_checks("Keep the first line at most 10 characters.")
+    assert run_check(check, "short line\n" + "x" * 80).passed
+    assert run_check(check, "\n\n  short line\nmore").passed
+    assert not run_check(check, "a line of more than ten\nok").passed
+    assert not run_check(check, "\n" + "x" * 11).passed  # a leading blank line is no way around it
+    assert run_check(check, "").passed
+
+
+def test_a_subject_label_is_not_counted_in_the_subject_line() -> None:
+    (check,) = compile_checks("The subject line must be under 20 characters.")
+    assert run_check(check, "Subject: Lunch on Friday\n\nHi all,").passed
+    assert run_check(check, "**Subject:** Lunch on Friday\n\nHi all,").passed
+    assert not run_check(check, "Subject: Lunch on Friday at the new place\n\nHi all,").passed
+
+
+def test_line_width_checks_every_line_or_the_lines_after_the_first() -> None:
+    (every,) = compile_checks("No line longer than 10 characters.")
+    (body,) = compile_checks("Wrap the body at 10 characters.")
+    reply = "a subject line longer than ten\n\nshort\nlines"
+    assert not run_check(every, reply).passed and run_check(body, reply).passed
+    assert run_check(every, "0123456789\n0123456789").passed
+    assert not run_check(body, "subject\n\n01234567890").passed
+
+
+def test_the_first_line_must_not_end_with_a_period() -> None:
+    (check,) = compile_checks("Do not end the subject line with a period.")
+    assert run_check(check, "fix: handle nulls\n\nThe body ends with one.").passed
+    assert run_check(check, "\n  fix: handle nulls  ").passed
+    assert not run_check(check, "fix: handle nulls.\n\nBody").passed
+    assert not run_check(check, "fix: handle nulls. \t").passed
+    assert not run_check(check, "x" * 50_000 + ".").passed
+
+
+def test_line_regexes_run_in_linear_time() -> None:
+    import time
+
+    (every,) = compile_checks("No line longer than 72 characters.")
+    (body,) = compile_checks("Wrap every line of the body at 72 characters.")
+    (first,) = compile_checks("Keep the first line at most 72 characters.")
+    long_line, long_last = "x" * 100_000, ("y" * 72 + "\n") * 1_300 + "z" * 73
+    start = time.perf_counter()
+    assert [run_check(every, r).passed for r in (long_line, long_last)] == [False, False]
+    assert [run_check(body, r).passed for r in (long_line, long_last)] == [True, False]
+    assert [run_check(first, r).passed for r in (long_line, long_last)] == [False, True]
+    assert not run_check(first, "\n" * 50_000 + "w" * 200).passed
+    assert time.perf_counter() - start < 2
+
+
+def test_char_limits_in_all_their_forms() -> None:
+    from skill_adapter.skillspec.rubric.vocabulary import char_limit
+
+    assert char_limit("at most 72 characters") == 72
+    assert char_limit("under 50 chars") == 49
+    assert char_limit("72 characters or fewer") == 72
+    assert char_limit("a 72-character limit") == 72
+    assert char_limit("wrap it at 80 columns") == 80
+    assert char_limit("must not exceed 100 characters") == 100
+    assert char_limit("no line longer than 80 characters") == 80
+    assert char_limit("at least 10 characters") is None
+    assert char_limit("80 characters or more") is None
+    assert char_limit("under 50 characters, and wrap at 72 characters") is None
+    assert char_limit("at most 50 words") is None
