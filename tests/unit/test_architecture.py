@@ -15,8 +15,8 @@ import pytest
 pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parents[2]
-SHARED = {"contracts", "runtime", "skillspec"}  # libraries every service may use
-NOT_SERVICES = {"runtime", "cli", "skillspec"}
+SHARED = {"contracts", "runtime", "skillspec", "modelstore"}  # libraries every service may use
+NOT_SERVICES = {"runtime", "cli", "skillspec", "modelstore"}
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -60,7 +60,7 @@ def test_contracts_import_nothing_heavier_than_pydantic() -> None:
             )
 
 
-@pytest.mark.parametrize("library", ["runtime", "skillspec"])
+@pytest.mark.parametrize("library", ["runtime", "skillspec", "modelstore"])
 def test_shared_libraries_depend_on_contracts_and_themselves_only(library: str) -> None:
     for source in (ROOT / "services" / library).rglob("*.py"):
         for module in imported_modules(source):
