@@ -17,8 +17,8 @@ from .envelope import Diagnostic
 from .rubric import CheckKind, Rubric
 from .skills import Mode, SkillFile
 
-Scope = Literal["skills:read", "skills:write", "graders:run", "admin"]
-SCOPES: tuple[Scope, ...] = ("skills:read", "skills:write", "graders:run", "admin")
+Scope = Literal["skills:read", "skills:write", "graders:run", "models:use", "admin"]
+SCOPES: tuple[Scope, ...] = ("skills:read", "skills:write", "graders:run", "models:use", "admin")
 """What an API key may do; ``admin`` implies every other scope."""
 
 ErrorType = Literal[
@@ -235,7 +235,21 @@ class GraderRun(_Response):
 # -- health ---------------------------------------------------------------------------------
 
 
+class BackendHealth(_Response):
+    """One inference backend as the gateway last saw it."""
+
+    name: str
+    kind: Literal["local", "openai", "vllm"]
+    healthy: bool
+    models: list[str] = Field(description="The model ids it serves right now (bases and adapters).")
+    detail: str | None = Field(default=None, description="Why it is unhealthy, or what it is doing.")
+
+
 class Health(_Response):
     status: Literal["ok", "degraded"]
     nats: bool
     database: bool
+    backends: list[BackendHealth] = Field(
+        default_factory=list,
+        description="Inference backends (informational: an unhealthy upstream does not make the gateway unhealthy).",
+    )

@@ -1,9 +1,10 @@
 """The gateway's Litestar app: ``create_app(settings)``; nothing connects before it starts.
 
 The lifespan starts the gateway's event service (FastStream on JetStream): it migrates the
-database, provisions streams and buckets, consumes the events that feed the read model, and
-hands its ``ServiceRuntime`` to the routes through ``GatewayState``. Shutdown stops it again,
-letting in-flight messages finish.
+database, provisions streams and buckets, consumes the events that feed the read model and
+the adapter registry, and hands its ``ServiceRuntime`` to the routes through ``GatewayState``.
+Then it starts the inference plane (backends; local models load in the background). Shutdown
+stops both again, letting in-flight messages finish.
 """
 
 from __future__ import annotations
@@ -21,9 +22,17 @@ from litestar.openapi.spec import Components, SecurityScheme
 from skill_adapter import __version__
 
 from .auth import ApiKeyMiddleware
-from .controllers import GraderController, HealthController, SkillController
+from .controllers import (
+    ChatCompletionController,
+    CompletionController,
+    GraderController,
+    HealthController,
+    ModelController,
+    SkillController,
+)
 from .dependencies import DEPENDENCIES
 from .errors import exception_handlers
+from .ratelimit import RateLimitMiddleware
 from .readmodel import build_service
 from .settings import GatewaySettings
 from .state import GatewayState
@@ -37,7 +46,10 @@ def openapi_config() -> OpenAPIConfig:
     return OpenAPIConfig(
         title="Agent Skill Adapter",
         version=__version__,
-        description="Skills, graders and health of Agent Skill Adapter. Errors use OpenAI's envelope.",
+        description=(
+            "OpenAI-compatible inference (models, chat completions, completions), skills, graders "
+            "and health of Agent Skill Adapter. Errors use OpenAI's envelope."
+        ),
         path=OPENAPI_PATH,
         components=Components(
             security_schemes={
@@ -70,12 +82,27 @@ def create_app(settings: GatewaySettings) -> Litestar:
         finally:
             await events.stop()
 
+    @asynccontextmanager
+    async def inference_plane(_: Litestar) -> AsyncIterator[None]:
+        async with gateway.serve_models():
+            yield
+
     return Litestar(
-        route_handlers=[SkillController, GraderController, HealthController],
+        route_handlers=[
+            ModelController,
+            ChatCompletionController,
+            CompletionController,
+            SkillController,
+            GraderController,
+            HealthController,
+        ],
         dependencies=DEPENDENCIES,
         exception_handlers=exception_handlers(),
-        middleware=[DefineMiddleware(ApiKeyMiddleware, exclude=[f"^{OPENAPI_PATH}"])],
-        lifespan=[event_runtime],
+        middleware=[
+            DefineMiddleware(ApiKeyMiddleware, exclude=[f"^{OPENAPI_PATH}"]),
+            RateLimitMiddleware(),
+        ],
+        lifespan=[event_runtime, inference_plane],
         state=State({"gateway": gateway}),
         openapi_config=openapi_config(),
         request_max_body_size=max(settings.max_request_bytes, settings.max_upload_bytes + MULTIPART_OVERHEAD),

@@ -18,6 +18,7 @@ from .catalog import SkillCatalog
 from .graders import GraderRunner
 from .ingest import SkillIngest
 from .repository import SkillRepository
+from .serving import InferencePlane
 from .settings import GatewaySettings
 from .state import GatewayState
 
@@ -29,6 +30,10 @@ def provide_gateway(state: State) -> GatewayState:
 
 def provide_settings(gateway: NamedDependency[GatewayState]) -> GatewaySettings:
     return gateway.settings
+
+
+def provide_inference(gateway: NamedDependency[GatewayState]) -> InferencePlane:
+    return gateway.inference
 
 
 def provide_runtime(gateway: NamedDependency[GatewayState]) -> ServiceRuntime:
@@ -62,6 +67,7 @@ DEPENDENCIES = {
     "gateway": Provide(provide_gateway, sync_to_thread=False),
     "settings": Provide(provide_settings, sync_to_thread=False),
     "runtime": Provide(provide_runtime, sync_to_thread=False),
+    "inference": Provide(provide_inference, sync_to_thread=False),
     "db_session": Provide(provide_db_session),
     "skills": Provide(provide_skills, sync_to_thread=False),
     "catalog": Provide(provide_catalog, sync_to_thread=False),

@@ -20,6 +20,7 @@ from litestar.types import ExceptionHandlersMap
 
 from skill_adapter.contracts import Diagnostic
 from skill_adapter.contracts.api import ErrorDetail, ErrorResponse, ErrorType
+from skill_adapter.contracts.openai import UNION_TAGS
 from skill_adapter.runtime.log import get_logger
 
 log = get_logger(__name__)
@@ -96,6 +97,82 @@ class ServiceUnavailable(ApiError):
     status_code = 503
     type: ErrorType = "server_error"
     code = "service_unavailable"
+
+
+class ModelNotFound(ApiError):
+    """OpenAI's wording for a model id nobody serves."""
+
+    status_code = 404
+    code = "model_not_found"
+
+    def __init__(self, model: str) -> None:
+        super().__init__(
+            f"The model `{model}` does not exist or you do not have access to it.", param="model"
+        )
+
+
+class UnsupportedParameter(ApiError):
+    code = "unsupported_parameter"
+
+    def __init__(self, param: str, why: str) -> None:
+        super().__init__(f"Unsupported parameter: '{param}' {why}", param=param)
+
+
+class ContextLengthExceeded(ApiError):
+    code = "context_length_exceeded"
+
+    def __init__(self, limit: int, prompt: int, completion: int, *, param: str = "messages") -> None:
+        super().__init__(
+            f"This model's maximum context length is {limit} tokens. However, you requested "
+            f"{prompt + completion} tokens ({prompt} in the messages, {completion} in the completion). "
+            "Please reduce the length of the messages or completion.",
+            param=param,
+        )
+
+
+class ModelUnavailable(ApiError):
+    """The model is known but cannot serve right now (still loading, failed to load)."""
+
+    status_code = 503
+    type: ErrorType = "server_error"
+    code = "model_unavailable"
+
+
+class EngineOverloaded(ApiError):
+    status_code = 503
+    type: ErrorType = "server_error"
+    code = "engine_overloaded"
+
+    def __init__(self) -> None:
+        super().__init__("The engine is currently overloaded, please try again later.")
+
+
+class RateLimited(ApiError):
+    status_code = 429
+    type: ErrorType = "rate_limit_error"
+    code = "rate_limit_exceeded"
+
+
+class UpstreamError(ApiError):
+    """An upstream backend failed or refused; ``status_code`` is what the client gets."""
+
+    type: ErrorType = "server_error"
+    code = "upstream_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int = 502,
+        type: ErrorType | None = None,
+        param: str | None = None,
+        code: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message, param=param, code=code, headers=headers)
+        self.status_code = status_code
+        if type is not None:
+            self.type = type
 
 
 # What Litestar's exceptions become, by status: (type, code).
@@ -183,7 +260,9 @@ _DESCRIPTIONS = {
     404: "No such resource.",
     413: "The upload or request body is too large.",
     422: "The skill is invalid; `errors` lists every diagnostic with its file and line.",
-    503: "The gateway is starting or stopping.",
+    429: "Too many requests for this API key; `Retry-After` says when to retry.",
+    502: "An upstream inference backend failed.",
+    503: "The gateway is starting or stopping, or the model is loading or overloaded.",
 }
 
 
@@ -206,9 +285,24 @@ def exception_handlers() -> ExceptionHandlersMap:
     }
 
 
+_TYPE_PARTS = frozenset({"str", "int", "float", "bool", "list", "dict", "none", "literal"})
+
+
+def clean_key(key: str) -> str:
+    """A pydantic location without its union noise: type names (``str``, ``list[...]``) and
+    discriminator tags after an index (``messages.0.user.content`` -> ``messages.0.content``)."""
+    given = [p for p in re.split(r"\.(?![^\[]*\])", key) if "[" not in p and p not in _TYPE_PARTS]
+    parts = [
+        part
+        for index, part in enumerate(given)
+        if not (part in UNION_TAGS and 0 < index < len(given) - 1 and given[index - 1].isdigit())
+    ]
+    return ".".join(parts)
+
+
 def as_param(key: str) -> str:
     """``samples.0.text`` -> ``samples[0].text`` (how OpenAI names nested fields)."""
-    return re.sub(r"\.(\d+)(?=\.|$)", r"[\1]", key)
+    return re.sub(r"\.(\d+)(?=\.|$)", r"[\1]", clean_key(key))
 
 
 def _locate(problem: dict[str, Any]) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Tables the gateway owns: the skills read model and the API keys.
+"""Tables the gateway owns: the skills read model, the adapter registry and the API keys.
 
 The read model is written only by the gateway's event handlers (``readmodel``), in the same
 transaction as the runtime's processed-message record, so a redelivered event changes nothing.
@@ -119,6 +119,36 @@ class ApiKeyRow(GatewayBase):
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     last_used_at: Mapped[datetime | None] = mapped_column(nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class AdapterRow(GatewayBase):
+    """An adapter known to the serving context: registered, promoted (served) or retired.
+
+    ``status_at`` is when the event that set ``status`` happened: an older event arriving late
+    (a retry overtaken by a newer one) does not undo a newer status.
+    """
+
+    __tablename__ = "adapters"
+
+    adapter_id: Mapped[str] = mapped_column(String(256), primary_key=True)
+    skill_name: Mapped[str] = mapped_column(String(64))
+    skill_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    base_model: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    job_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    object_name: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    rank: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    chat_template_hash: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    status: Mapped[str] = mapped_column(String(16))
+    status_at: Mapped[datetime] = mapped_column()
+    run_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    reasons: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    replaced_by: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    registered_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    promoted_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    retired_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+    __table_args__ = (Index("ix_adapters_status", "status"),)
 
 
 MIGRATIONS = Migrations(

@@ -1,15 +1,28 @@
-"""The gateway as an event consumer: it keeps the skills read model from the parser's events.
+"""The gateway as an event consumer: the skills read model from the parser's events, and the
+adapter registry from the serving events.
 
 Each handler writes in ``ctx.session``, the transaction in which the runtime also records the
-event as processed, so a redelivery finds the record and changes nothing.
+event as processed, so a redelivery finds the record and changes nothing. Once a serving event
+commits, this replica's inference plane is told at once (the others notice at their next sync).
 """
 
 from __future__ import annotations
 
-from skill_adapter.contracts import SkillParsed, SkillRejected
+from typing import Any
+
+from sqlalchemy import event as orm_event
+
+from skill_adapter.contracts import (
+    AdapterPromoted,
+    AdapterRegistered,
+    AdapterRetired,
+    SkillParsed,
+    SkillRejected,
+)
 from skill_adapter.runtime import HandlerContext, Service
 from skill_adapter.runtime.service import Setup
 
+from .adapters import AdapterRegistry
 from .models import MIGRATIONS
 from .repository import SkillRepository
 
@@ -32,8 +45,40 @@ async def record_rejected(event: SkillRejected, ctx: HandlerContext) -> None:
     ctx.log.info("skill rejection recorded", object_name=event.object_name, reason=event.reason)
 
 
+def _sync_after_commit(ctx: HandlerContext) -> None:
+    """Poke this replica's inference plane once the handler's transaction has committed."""
+    poke = getattr(ctx.deps, "adapters_changed", None)
+    if poke is None:
+        return
+
+    def after_commit(_: Any) -> None:
+        poke()
+
+    orm_event.listen(ctx.session.sync_session, "after_commit", after_commit, once=True)
+
+
+async def record_adapter_registered(event: AdapterRegistered, ctx: HandlerContext) -> None:
+    """Keep a newly registered adapter's metadata (base model, skill, rank, digest)."""
+    await AdapterRegistry(ctx.session).record_registered(event)
+    ctx.log.info("adapter registered", adapter=event.adapter_id, base=event.base_model)
+
+
+async def record_adapter_promoted(event: AdapterPromoted, ctx: HandlerContext) -> None:
+    """Serve a promoted adapter: every backend that has its base loads it."""
+    changed = await AdapterRegistry(ctx.session).record_promoted(event)
+    _sync_after_commit(ctx)
+    ctx.log.info("adapter promoted" if changed else "stale promotion ignored", adapter=event.adapter_id)
+
+
+async def record_adapter_retired(event: AdapterRetired, ctx: HandlerContext) -> None:
+    """Stop serving a retired adapter."""
+    changed = await AdapterRegistry(ctx.session).record_retired(event)
+    _sync_after_commit(ctx)
+    ctx.log.info("adapter retired" if changed else "stale retirement ignored", adapter=event.adapter_id)
+
+
 def build_service(setup: Setup | None = None) -> Service:
-    """The gateway's consumers (``gateway_skills_parsed``, ``gateway_skills_rejected``)."""
+    """The gateway's consumers: skills parsed/rejected, adapters registered/promoted/retired."""
     service = Service(
         SERVICE_NAME,
         description="HTTP API of Agent Skill Adapter and the read model behind it.",
@@ -42,4 +87,13 @@ def build_service(setup: Setup | None = None) -> Service:
     )
     service.handles(SkillParsed, purpose="skills_parsed", ack_wait=30, max_deliver=10)(record_parsed)
     service.handles(SkillRejected, purpose="skills_rejected", ack_wait=30, max_deliver=10)(record_rejected)
+    service.handles(AdapterRegistered, purpose="adapters_registered", ack_wait=30, max_deliver=10)(
+        record_adapter_registered
+    )
+    service.handles(AdapterPromoted, purpose="adapters_promoted", ack_wait=30, max_deliver=10)(
+        record_adapter_promoted
+    )
+    service.handles(AdapterRetired, purpose="adapters_retired", ack_wait=30, max_deliver=10)(
+        record_adapter_retired
+    )
     return service

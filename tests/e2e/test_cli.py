@@ -26,7 +26,13 @@ CLI = [sys.executable, "-m", "skill_adapter.cli"]
 
 def cli_env(state: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("NATS_URL", "DATABASE_URL")}
-    env.update(SKILL_ADAPTER_STATE_DIR=str(state), PROBE_MARKERS=str(state), COLUMNS="200")
+    # no inference backend: these tests are about processes and streams, not about a model
+    env.update(
+        SKILL_ADAPTER_STATE_DIR=str(state),
+        PROBE_MARKERS=str(state),
+        COLUMNS="200",
+        SKILL_ADAPTER_BACKENDS="[]",
+    )
     return env
 
 

@@ -190,7 +190,9 @@ async def test_a_drifted_consumer_is_handled_with_its_live_limits(
         await Publisher(js).publish(command)
 
         async def letters():
-            return [d for d in await dead_letters_for(js, spec.durable) if d.original_msg_id == command.event_id]
+            return [
+                d for d in await dead_letters_for(js, spec.durable) if d.original_msg_id == command.event_id
+            ]
 
         [letter] = await eventually(letters, what="the dead letter")
         assert (letter.deliveries, letter.error_kind) == (2, "handler_error")

@@ -15,7 +15,9 @@ from tests.support.corpus import Case, cases
 
 pytestmark = pytest.mark.unit
 
-DIRECTORY_CASES = [c for c in cases("broken") + cases("valid") if c.expected.get("skills_ref") != "not-applicable"]
+DIRECTORY_CASES = [
+    c for c in cases("broken") + cases("valid") if c.expected.get("skills_ref") != "not-applicable"
+]
 
 
 def reference_verdict(case: Case) -> str:
@@ -47,5 +49,7 @@ def test_the_corpora_are_large_enough() -> None:
     broken, valid = cases("broken"), cases("valid")
     assert len(broken) >= 40
     assert len(valid) >= 8
-    agreeing = [c for c in DIRECTORY_CASES if c.expected["skills_ref"] == ("invalid" if c in broken else "valid")]
+    agreeing = [
+        c for c in DIRECTORY_CASES if c.expected["skills_ref"] == ("invalid" if c in broken else "valid")
+    ]
     assert len(agreeing) >= 30

@@ -1,7 +1,16 @@
 """One thin controller per resource: parse, call one service function, answer."""
 
+from .completions import ChatCompletionController, CompletionController
 from .graders import GraderController
 from .health import HealthController
+from .models import ModelController
 from .skills import SkillController
 
-__all__ = ["GraderController", "HealthController", "SkillController"]
+__all__ = [
+    "ChatCompletionController",
+    "CompletionController",
+    "GraderController",
+    "HealthController",
+    "ModelController",
+    "SkillController",
+]

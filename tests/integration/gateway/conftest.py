@@ -77,6 +77,7 @@ def start_gateway(nats_url: str, js: JetStreamContext, tmp_path: Path) -> StartG
             "embedded_nats": False,
             "key_touch_interval": 0,
             "graceful_timeout": 5,
+            "backends": [],  # no models to load: the inference tests live in tests/integration/inference
             **overrides,
         }
         settings = GatewaySettings(**fields)

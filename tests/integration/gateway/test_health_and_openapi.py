@@ -13,6 +13,10 @@ from tests.support.helpers import eventually
 pytestmark = pytest.mark.integration
 
 OPERATIONS = {
+    ("/v1/models", "get"): "listModels",
+    ("/v1/models/{model}", "get"): "retrieveModel",
+    ("/v1/chat/completions", "post"): "createChatCompletion",
+    ("/v1/completions", "post"): "createCompletion",
     ("/v1/skills", "post"): "createSkill",
     ("/v1/skills", "get"): "listSkills",
     ("/v1/skills/rejections", "get"): "listSkillRejections",
@@ -26,7 +30,7 @@ OPERATIONS = {
 async def test_health_is_ok_without_a_key(gateway: Gateway) -> None:
     response = await gateway.client.get("/health")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "nats": True, "database": True}
+    assert response.json() == {"status": "ok", "nats": True, "database": True, "backends": []}
 
 
 async def test_health_is_503_while_nats_is_down(start_gateway: StartGateway, tmp_path: Path) -> None:
@@ -38,7 +42,7 @@ async def test_health_is_503_while_nats_is_down(start_gateway: StartGateway, tmp
             server.stop()
             down = await gw.client.get("/health")
             assert down.status_code == 503
-            assert down.json() == {"status": "degraded", "nats": False, "database": True}
+            assert down.json() == {"status": "degraded", "nats": False, "database": True, "backends": []}
             server = EmbeddedNats(tmp_path / "own-nats", port=port, monitor_port=monitor).start()
 
             async def healthy() -> bool:

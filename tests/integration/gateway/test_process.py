@@ -44,6 +44,7 @@ def test_the_gateway_serves_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
         "SKILL_ADAPTER_DATABASE_URL": database_url,
         "SKILL_ADAPTER_PORT": str(port),
         "SKILL_ADAPTER_LOG_FORMAT": "json",
+        "SKILL_ADAPTER_BACKENDS": "[]",  # no model to load: serving is tested in tests/integration/inference
     }
     log = (tmp_path / "gateway.log").open("wb")
     process = subprocess.Popen(

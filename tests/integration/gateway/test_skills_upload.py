@@ -116,9 +116,11 @@ async def test_a_valid_skill_md_is_stored_and_its_ingestion_requested(
     assert await stored(js, object_name) == data
     command, msg_headers = await ingests.wait_for(object_name)
     digest = hashlib.sha256(data).hexdigest()
-    assert command.event_id == ingest_event_id(object_name, digest) == msg_headers["Nats-Msg-Id"]
+    info = await Objects(js).info(SKILLS_BUCKET.name, object_name)
+    assert info is not None and command.object_nuid == info.nuid, "the command names this put"
+    assert command.event_id == ingest_event_id(object_name, digest, info.nuid) == msg_headers["Nats-Msg-Id"]
     assert (command.digest, command.source, command.mode) == (digest, "api", "strict")
-    assert (command.producer, command.correlation_id) == ("gateway", f"skill:{name}")
+    assert (command.producer, command.correlation_id) == ("gateway", f"object:{object_name}")
 
 
 async def test_a_zip_is_stored_as_a_normalized_bundle(
@@ -142,7 +144,7 @@ async def test_a_zip_is_stored_as_a_normalized_bundle(
     ]
     command, _ = await ingests.wait_for(object_name)
     assert command.digest == hashlib.sha256(kept).hexdigest()
-    assert command.event_id == ingest_event_id(object_name, command.digest)
+    assert command.event_id == ingest_event_id(object_name, command.digest, command.object_nuid)
 
 
 async def test_lenient_mode_accepts_what_strict_refuses(

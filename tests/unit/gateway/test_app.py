@@ -43,6 +43,9 @@ def test_the_read_model_consumers_and_migrations() -> None:
     assert [c.durable for c in service.consumers()] == [
         "gateway_skills_parsed",
         "gateway_skills_rejected",
+        "gateway_adapters_registered",
+        "gateway_adapters_promoted",
+        "gateway_adapters_retired",
         "gateway_exhausted",
     ]
     assert [(m.script_location, m.version_table) for m in service.migrations] == [
@@ -60,7 +63,7 @@ async def test_health_is_503_before_the_runtime_runs() -> None:
     async with AsyncTestClient(app=app) as client:
         response = await client.get("/health")
     assert response.status_code == 503
-    assert response.json() == {"status": "degraded", "nats": False, "database": False}
+    assert response.json() == {"status": "degraded", "nats": False, "database": False, "backends": []}
 
 
 def test_scopes_are_known_deduplicated_and_admin_implies_all() -> None:
@@ -76,3 +79,48 @@ def test_scopes_are_known_deduplicated_and_admin_implies_all() -> None:
     assert key("admin").allows("graders:run")
     assert key("skills:read").allows("skills:read")
     assert not key("skills:read").allows("skills:write")
+
+
+def test_backends_are_a_json_list_in_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from skill_adapter.gateway.settings import LocalBackendConfig, OpenAIBackendConfig, ServedModel
+
+    monkeypatch.setenv(
+        "SKILL_ADAPTER_BACKENDS",
+        '[{"kind": "local", "models": ["smollm2", {"id": "tiny", "source": "/models/tiny"}]},'
+        ' {"kind": "vllm", "base_url": "http://gpu:8000/v1", "api_key": "secret", "lora_root": "/mnt/a"},'
+        ' {"kind": "openai", "base_url": "https://teacher/v1", "models": ["teacher"]}]',
+    )
+    local, vllm, teacher = GatewaySettings().backends
+    assert isinstance(local, LocalBackendConfig)
+    assert local.served("default") == [
+        ServedModel(id="smollm2"),
+        ServedModel(id="tiny", source="/models/tiny"),
+    ]
+    assert isinstance(vllm, OpenAIBackendConfig) and vllm.is_vllm and vllm.api_key is not None
+    assert "secret" not in repr(vllm)
+    assert isinstance(teacher, OpenAIBackendConfig) and not teacher.is_vllm and teacher.models == ["teacher"]
+
+
+def test_the_default_is_the_local_engine_with_the_default_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    from skill_adapter.gateway.settings import DEFAULT_MODEL, LocalBackendConfig
+
+    monkeypatch.delenv("SKILL_ADAPTER_BACKENDS", raising=False)
+    [backend] = GatewaySettings().backends
+    assert isinstance(backend, LocalBackendConfig)
+    assert [m.id for m in backend.served(GatewaySettings().default_model)] == [DEFAULT_MODEL]
+
+
+def test_a_bad_backend_list_is_refused() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
+        GatewaySettings(backends=[{"kind": "telepathy"}])
+    with pytest.raises(ValidationError):
+        GatewaySettings(backends=[{"kind": "openai"}])  # no base_url
+
+
+def test_the_default_model_is_the_model_stores() -> None:
+    from skill_adapter.gateway.settings import DEFAULT_MODEL
+    from skill_adapter.modelstore import DEFAULT_MODEL as STORE_DEFAULT
+
+    assert DEFAULT_MODEL == STORE_DEFAULT

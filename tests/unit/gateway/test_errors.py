@@ -133,3 +133,23 @@ async def test_validation_messages_name_their_field(client: Any) -> None:
 )
 def test_params_are_named_like_openai(key: str, param: str) -> None:
     assert as_param(key) == param
+
+
+@pytest.mark.parametrize(
+    ("key", "param"),
+    [
+        ("messages.0.user.content.str", "messages[0].content"),
+        (
+            "messages.0.user.content.list[tagged-union[TextContentPart,ImageContentPart]].0",
+            "messages[0].content[0]",
+        ),
+        ("messages.0.user.content.list[tagged-union[A,B]].0.text.text", "messages[0].content[0].text"),
+        ("stop.list[constrained-str].4", "stop[4]"),
+        ("samples.0.text", "samples[0].text"),
+        ("prompt.list[list[int]].0.0", "prompt[0][0]"),
+    ],
+)
+def test_union_noise_is_removed_from_params(key: str, param: str) -> None:
+    from skill_adapter.gateway.errors import as_param
+
+    assert as_param(key) == param

@@ -1,0 +1,39 @@
+"""``/v1/models``: the base models and adapters this gateway serves right now."""
+
+from __future__ import annotations
+
+from litestar import Controller, get
+from litestar.di import NamedDependency
+from litestar.params import FromPath
+
+from skill_adapter.contracts.openai import Model, ModelList
+
+from ..auth import requires
+from ..errors import error_responses
+from ..serving import InferencePlane
+
+
+class ModelController(Controller):
+    path = "/v1/models"
+    tags = ["models"]
+    guards = [requires("models:use")]
+
+    @get(
+        "/",
+        operation_id="listModels",
+        summary="List the served models and adapters",
+        responses=error_responses(429),
+    )
+    async def list_models(self, inference: NamedDependency[InferencePlane]) -> ModelList:
+        """Base models, and adapters with `parent` (their base model's id) and `root`."""
+        return inference.router.models()
+
+    @get(
+        "/{model:path}",
+        operation_id="retrieveModel",
+        summary="One served model or adapter",
+        responses=error_responses(404, 429),
+    )
+    async def retrieve_model(self, model: FromPath[str], inference: NamedDependency[InferencePlane]) -> Model:
+        """A model id may contain slashes (`HuggingFaceTB/SmolLM2-135M-Instruct`)."""
+        return await inference.router.retrieve(model.lstrip("/"))
