@@ -29,6 +29,7 @@ from .controllers import (
     HealthController,
     ModelController,
     SkillController,
+    SkillRejectionController,
 )
 from .dependencies import DEPENDENCIES
 from .errors import exception_handlers
@@ -93,6 +94,7 @@ def create_app(settings: GatewaySettings) -> Litestar:
             ChatCompletionController,
             CompletionController,
             SkillController,
+            SkillRejectionController,
             GraderController,
             HealthController,
         ],

@@ -108,8 +108,11 @@ class SkillIngest:
         assert analysis.document is not None and analysis.rubric is not None and analysis.version
         name = analysis.document.name
         known = await self._skills.get_version(name, analysis.version)
-        if known is not None:
+        latest = await self._skills.latest_version(name)
+        if known is not None and latest is not None and latest.version == known.version:
             return known
+        # a new version, or an earlier one put back (a revert): ingest it, so its skill.parsed
+        # event moves the skill's latest version
         stored = stored_form(analysis, upload)
         # always a new put: its nuid makes this a new ingestion even when the same bytes were
         # refused before in another mode
@@ -121,6 +124,8 @@ class SkillIngest:
                 stored.object_name, put.digest, put.nuid, source="api", mode=upload.mode, producer=PRODUCER
             )
         )
+        if known is not None:
+            return known
         return SkillVersionAccepted(
             name=name,
             version=analysis.version,

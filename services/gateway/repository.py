@@ -41,54 +41,52 @@ class SkillRepository:
 
     # -- writes (event handlers) --------------------------------------------------------
     async def record_parsed(self, event: SkillParsed) -> bool:
-        """Add the version ``event`` announces; ``False`` when it was already known."""
+        """Record the version ``event`` announces; ``False`` when it was already known.
+
+        The skill's latest version is the one of its most recent ``skill.parsed`` event, so
+        putting an earlier version again makes it the latest again (a revert), while an older
+        event delivered late changes nothing.
+        """
         session = self._session
         key = (event.skill_name, event.skill_version)
-        if await session.get(SkillVersionRow, key) is not None:
-            return False
-        session.add(
-            SkillVersionRow(
-                name=event.skill_name,
-                version=event.skill_version,
-                description=event.description,
-                mode=event.mode,
-                rubric=event.rubric.model_dump(mode="json"),
-                warnings=[w.model_dump(mode="json") for w in event.warnings],
-                files=[f.model_dump(mode="json") for f in event.files],
-                criteria=len(event.rubric.criteria),
-                bundle_object=event.bundle_object,
-                object_name=event.object_name,
-                digest=event.digest,
-                event_id=event.event_id,
-                created_at=event.occurred_at,
+        new = await session.get(SkillVersionRow, key) is None
+        if new:
+            session.add(
+                SkillVersionRow(
+                    name=event.skill_name,
+                    version=event.skill_version,
+                    description=event.description,
+                    mode=event.mode,
+                    rubric=event.rubric.model_dump(mode="json"),
+                    warnings=[w.model_dump(mode="json") for w in event.warnings],
+                    files=[f.model_dump(mode="json") for f in event.files],
+                    criteria=len(event.rubric.criteria),
+                    bundle_object=event.bundle_object,
+                    object_name=event.object_name,
+                    digest=event.digest,
+                    event_id=event.event_id,
+                    created_at=event.occurred_at,
+                )
             )
-        )
-        await session.flush()
-        latest = await session.scalar(
-            select(SkillVersionRow)
-            .where(SkillVersionRow.name == event.skill_name)
-            .order_by(SkillVersionRow.created_at.desc(), SkillVersionRow.version.desc())
-            .limit(1)
-        )
-        assert latest is not None  # the row just flushed
         skill = await session.get(SkillRow, event.skill_name)
         if skill is None:
             session.add(
                 SkillRow(
                     name=event.skill_name,
-                    description=latest.description,
-                    latest_version=latest.version,
+                    description=event.description,
+                    latest_version=event.skill_version,
                     created_at=event.occurred_at,
                     updated_at=event.occurred_at,
                 )
             )
         else:
-            skill.description = latest.description
-            skill.latest_version = latest.version
+            if event.occurred_at >= skill.updated_at:
+                skill.description = event.description
+                skill.latest_version = event.skill_version
+                skill.updated_at = event.occurred_at
             skill.created_at = min(skill.created_at, event.occurred_at)
-            skill.updated_at = max(skill.updated_at, event.occurred_at)
         await session.flush()
-        return True
+        return new
 
     async def record_rejected(self, event: SkillRejected) -> bool:
         """Keep the rejection; ``False`` when this event was already recorded."""

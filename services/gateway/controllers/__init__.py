@@ -4,7 +4,7 @@ from .completions import ChatCompletionController, CompletionController
 from .graders import GraderController
 from .health import HealthController
 from .models import ModelController
-from .skills import SkillController
+from .skills import SkillController, SkillRejectionController
 
 __all__ = [
     "ChatCompletionController",
@@ -13,4 +13,5 @@ __all__ = [
     "HealthController",
     "ModelController",
     "SkillController",
+    "SkillRejectionController",
 ]

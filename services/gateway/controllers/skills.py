@@ -100,24 +100,6 @@ class SkillController(Controller):
         return await catalog.page(limit, after)
 
     @get(
-        "/rejections",
-        operation_id="listSkillRejections",
-        summary="Recently rejected skills and why",
-        guards=[requires("skills:read")],
-        responses=error_responses(),
-    )
-    async def list_rejections(
-        self,
-        catalog: NamedDependency[SkillCatalog],
-        limit: Limit = 20,
-        after: After = None,
-        skill: Annotated[
-            str | None, QueryParameter(description="Only rejections of this skill name.")
-        ] = None,
-    ) -> SkillRejectionList:
-        return await catalog.rejections(limit, after, skill)
-
-    @get(
         "/{name:str}",
         operation_id="retrieveSkill",
         summary="A skill and its versions",
@@ -140,3 +122,28 @@ class SkillController(Controller):
         self, name: FromPath[str], version: FromPath[str], catalog: NamedDependency[SkillCatalog]
     ) -> SkillVersion:
         return await catalog.version(name, version)
+
+
+class SkillRejectionController(Controller):
+    """``/v1/skill_rejections``: its own resource, so no skill name can be shadowed by it."""
+
+    path = "/v1/skill_rejections"
+    tags = ["skills"]
+
+    @get(
+        "/",
+        operation_id="listSkillRejections",
+        summary="Recently rejected skills and why",
+        guards=[requires("skills:read")],
+        responses=error_responses(),
+    )
+    async def list_rejections(
+        self,
+        catalog: NamedDependency[SkillCatalog],
+        limit: Limit = 20,
+        after: After = None,
+        skill: Annotated[
+            str | None, QueryParameter(description="Only rejections of this skill name.")
+        ] = None,
+    ) -> SkillRejectionList:
+        return await catalog.rejections(limit, after, skill)

@@ -54,7 +54,7 @@ async def test_missing_scope_is_403(gateway: Gateway) -> None:
 async def test_scoped_key_reaches_its_routes(gateway: Gateway) -> None:
     headers = await gateway.auth("skills:read")
     assert (await gateway.client.get("/v1/skills", headers=headers)).status_code == 200
-    assert (await gateway.client.get("/v1/skills/rejections", headers=headers)).status_code == 200
+    assert (await gateway.client.get("/v1/skill_rejections", headers=headers)).status_code == 200
     upload = await gateway.client.post(
         "/v1/skills", headers=headers, files={"file": ("demo-skill/SKILL.md", b"x", "text/markdown")}
     )

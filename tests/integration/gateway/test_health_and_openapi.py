@@ -19,7 +19,7 @@ OPERATIONS = {
     ("/v1/completions", "post"): "createCompletion",
     ("/v1/skills", "post"): "createSkill",
     ("/v1/skills", "get"): "listSkills",
-    ("/v1/skills/rejections", "get"): "listSkillRejections",
+    ("/v1/skill_rejections", "get"): "listSkillRejections",
     ("/v1/skills/{name}", "get"): "retrieveSkill",
     ("/v1/skills/{name}/versions/{version}", "get"): "retrieveSkillVersion",
     ("/v1/graders/run", "post"): "runGrader",

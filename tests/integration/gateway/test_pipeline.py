@@ -79,7 +79,7 @@ async def test_an_upload_becomes_a_ready_version_and_a_drop_a_visible_rejection(
         await nc.close()
 
     async def rejected() -> list:
-        page = (await pipeline.client.get("/v1/skills/rejections", headers=headers)).json()
+        page = (await pipeline.client.get("/v1/skill_rejections", headers=headers)).json()
         return [r for r in page["data"] if r["object_name"] == "Bad_Name/SKILL.md"]
 
     [rejection] = await eventually(rejected, what="the rejection of the dropped file")

@@ -10,6 +10,7 @@ from skill_adapter.contracts import SkillParsed
 from skill_adapter.gateway.repository import SkillRepository
 from skill_adapter.runtime.publisher import encode
 from tests.integration.gateway.conftest import Gateway, StartGateway, error_of
+from tests.support.helpers import eventually
 from tests.unit.gateway.builders import minutes_ago, sha, skill_parsed, skill_rejected
 
 pytestmark = pytest.mark.integration
@@ -167,7 +168,7 @@ async def test_rejections_are_listed_newest_first_with_their_errors(gw: Gateway,
     from tests.support.helpers import eventually
 
     async def recorded() -> list | None:
-        page = (await gw.client.get("/v1/skills/rejections", headers=headers, params={"limit": 100})).json()
+        page = (await gw.client.get("/v1/skill_rejections", headers=headers, params={"limit": 100})).json()
         ids = [r["id"] for r in page["data"]]
         return page["data"] if {first.event_id, second.event_id, other.event_id} <= set(ids) else None
 
@@ -182,11 +183,11 @@ async def test_rejections_are_listed_newest_first_with_their_errors(gw: Gateway,
     assert entry["errors"] == [e.model_dump(mode="json") for e in first.errors]
     assert entry["created_at"] == int(first.occurred_at.timestamp())
 
-    only = (await gw.client.get("/v1/skills/rejections", headers=headers, params={"skill": skill})).json()
+    only = (await gw.client.get("/v1/skill_rejections", headers=headers, params={"skill": skill})).json()
     assert [r["id"] for r in only["data"]] == [second.event_id, first.event_id]
     paged = (
         await gw.client.get(
-            "/v1/skills/rejections",
+            "/v1/skill_rejections",
             headers=headers,
             params={"skill": skill, "limit": 1, "after": second.event_id},
         )
@@ -194,7 +195,7 @@ async def test_rejections_are_listed_newest_first_with_their_errors(gw: Gateway,
     assert [r["id"] for r in paged["data"]] == [first.event_id]
     assert paged["has_more"] is False
 
-    unknown = await gw.client.get("/v1/skills/rejections", headers=headers, params={"after": "nope"})
+    unknown = await gw.client.get("/v1/skill_rejections", headers=headers, params={"after": "nope"})
     assert unknown.status_code == 400
     assert error_of(unknown)["param"] == "after"
 
@@ -220,3 +221,30 @@ async def test_unknown_skill_and_version_are_404(gw: Gateway, unique: str) -> No
     assert error_of(no_version)["code"] == "version_not_found"
     neither = await gw.client.get(f"/v1/skills/none-{unique}/versions/{sha('other')}", headers=headers)
     assert error_of(neither)["code"] == "skill_not_found"
+
+
+async def test_putting_an_earlier_version_back_makes_it_the_latest_again(gw: Gateway, unique: str) -> None:
+    headers = await gw.auth("skills:read")
+    name = f"revert-{unique}"
+    first = skill_parsed(name, sha(f"{unique}-a"), description="A.", occurred_at=minutes_ago(3))
+    second = skill_parsed(name, sha(f"{unique}-b"), description="B.", occurred_at=minutes_ago(2))
+    again = skill_parsed(name, sha(f"{unique}-a"), description="A.", occurred_at=minutes_ago(1))
+    for event in (first, second, again):
+        await gw.publish(event)
+
+    async def reverted() -> dict | None:
+        response = await gw.client.get(f"/v1/skills/{name}", headers=headers)
+        body = response.json() if response.status_code == 200 else None
+        return body if body and body["latest_version"] == first.skill_version else None
+
+    detail = await eventually(reverted, what="the revert to be the latest")
+    assert detail["version_count"] == 2
+    assert detail["description"] == "A."
+
+
+async def test_a_skill_may_be_called_rejections(gw: Gateway) -> None:
+    headers = await gw.auth("skills:read")
+    event = skill_parsed("rejections")
+    await gw.publish(event)
+    detail = (await gw.wait_for("/v1/skills/rejections", headers, "the skill called rejections")).json()
+    assert detail["object"] == "skill" and detail["name"] == "rejections"
