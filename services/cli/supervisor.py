@@ -99,7 +99,9 @@ class Supervisor:
                 self.emit(child.entry.name, "red", "did not stop in time; killing")
                 child.process.kill()
                 child.process.wait()
-            self.emit(child.entry.name, child.color, f"stopped (code {child.process.returncode})")
+            code = child.process.returncode
+            how = "cleanly" if code in (0, -signal.SIGTERM) else f"with code {code}"
+            self.emit(child.entry.name, child.color, f"stopped {how}")
         for child in self.children:
             if child.reader is not None:
                 child.reader.join(timeout=2)

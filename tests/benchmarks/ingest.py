@@ -120,7 +120,10 @@ async def measure(url: str, count: int) -> dict[str, object]:
             await asyncio.sleep(0.001)
         latencies.append((arrived[object_name] - started) * 1000)
         if (i + 1) % 20 == 0:
-            print(f"  sequential: {i + 1}/{count}, median so far {statistics.median(latencies):.1f} ms", flush=True)
+            print(
+                f"  sequential: {i + 1}/{count}, median so far {statistics.median(latencies):.1f} ms",
+                flush=True,
+            )
 
     burst = [synthetic_skill(10_000 + i) for i in range(count)]
     expected.update(f"{name}/SKILL.md" for name, _ in burst)
@@ -174,7 +177,11 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "benchmark": "ingest",
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()},
+        "machine": {
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+        },
         **figures,
         "rubric_coverage": coverage(),
     }
