@@ -15,7 +15,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event, text
+from sqlalchemy import MetaData, event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -67,6 +67,27 @@ async def migrate(
                 key = int.from_bytes(hashlib.sha256(version_table.encode()).digest()[:8], "big", signed=True)
                 await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
             await connection.run_sync(_upgrade, script_location, version_table)
+
+
+def run_migrations(target_metadata: MetaData) -> None:
+    """The body of every component's Alembic ``env.py``: migrate on the connection that
+    ``migrate`` hands over, recording the version in that component's own table."""
+    from alembic import context
+
+    config = context.config
+    connection = config.attributes.get("connection")
+    if connection is None:
+        raise RuntimeError(
+            "run migrations through skill_adapter.runtime.db.migrate (or `skill-adapter db upgrade`)"
+        )
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        version_table=config.attributes.get("version_table", "alembic_version"),
+        render_as_batch=connection.dialect.name == "sqlite",
+    )
+    with context.begin_transaction():
+        context.run_migrations()
 
 
 def _upgrade(connection: Connection, script_location: str, version_table: str) -> None:
