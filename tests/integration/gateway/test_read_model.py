@@ -235,10 +235,14 @@ async def test_putting_an_earlier_version_back_makes_it_the_latest_again(gw: Gat
     async def reverted() -> dict | None:
         response = await gw.client.get(f"/v1/skills/{name}", headers=headers)
         body = response.json() if response.status_code == 200 else None
-        return body if body and body["latest_version"] == first.skill_version else None
+        # wait for all three events: the first one alone also leaves A as the latest
+        settled = (
+            body and body["version_count"] == 2 and body["updated_at"] == int(again.occurred_at.timestamp())
+        )
+        return body if settled else None
 
-    detail = await eventually(reverted, what="the revert to be the latest")
-    assert detail["version_count"] == 2
+    detail = await eventually(reverted, what="all three events in the read model")
+    assert detail["latest_version"] == first.skill_version
     assert detail["description"] == "A."
 
 
