@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from . import datasets, evaluation, serving, skills, training
 from .envelope import Message
-from .naming import Subject
 
 _MODULES = (skills, datasets, training, evaluation, serving)
 
@@ -34,9 +33,3 @@ def message_type(subject: str) -> type[Message]:
     except KeyError:
         raise UnknownSubject(f"no contract for subject {subject!r}") from None
 
-
-def by_context() -> dict[str, list[type[Message]]]:
-    grouped: dict[str, list[type[Message]]] = {}
-    for subject, model in MESSAGES.items():
-        grouped.setdefault(Subject.parse(subject).context, []).append(model)
-    return grouped
