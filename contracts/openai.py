@@ -4,8 +4,9 @@ Fields follow the order of OpenAI's API reference; ``object`` types are ``Litera
 allow unknown fields (``extra="allow"``), as OpenAI and vLLM do, so a client sending a newer
 parameter is not refused and an OpenAI-compatible upstream still receives it; what the gateway
 itself uses is validated strictly (roles, ranges, lengths). The few vLLM extensions we honour
-(``ignore_eos``) come after the official fields. Responses are tolerant readers too: a proxied
-upstream may add fields.
+(``ignore_eos``, ``structured_outputs``, ``response_format`` on completions) come after the
+official fields, except chat's ``structured_outputs``, which sits in alphabetical order among
+them. Responses are tolerant readers too: a proxied upstream may add fields.
 
 Limits that depend on the served model (``max_tokens`` against its context length) are checked
 by the gateway, not here.
@@ -170,9 +171,63 @@ class StreamOptions(_WireRequest):
     )
 
 
+class JsonSchemaFormat(_WireRequest):
+    """``response_format.json_schema``: the schema the reply must follow (OpenAI's shape)."""
+
+    model_config = ConfigDict(frozen=True, extra="allow", serialize_by_alias=True, validate_by_name=True)
+
+    name: str | None = Field(default=None, description="The schema's name (OpenAI requires one).")
+    description: str | None = None
+    json_schema: dict[str, Any] | None = Field(
+        default=None, alias="schema", description="The JSON Schema of the reply."
+    )
+    strict: bool | None = Field(
+        default=None, description="Accepted; the local engine always enforces the schema."
+    )
+
+
 class ResponseFormat(_WireRequest):
     type: Literal["text", "json_object", "json_schema"]
-    json_schema: dict[str, Any] | None = None
+    json_schema: JsonSchemaFormat | None = None
+
+
+STRUCTURED_OUTPUT_CONSTRAINTS = ("json", "regex", "choice", "grammar", "json_object", "structural_tag")
+
+
+class StructuredOutputs(_WireRequest):
+    """vLLM's ``structured_outputs`` (its ``StructuredOutputsParams``): exactly one constraint."""
+
+    model_config = ConfigDict(frozen=True, extra="allow", serialize_by_alias=True, validate_by_name=True)
+
+    json_: dict[str, Any] | str | None = Field(
+        default=None, alias="json", description="A JSON Schema (an object, or its JSON text)."
+    )
+    regex: str | None = Field(default=None, description="The whole reply matches this regular expression.")
+    choice: Annotated[list[str], Field(min_length=1)] | None = Field(
+        default=None, description="The reply is one of these."
+    )
+    grammar: str | None = Field(default=None, description="A context-free grammar (GBNF/EBNF or Lark).")
+    json_object: bool | None = Field(default=None, description="`true`: the reply is any JSON object.")
+    disable_any_whitespace: bool = False
+    disable_additional_properties: bool = False
+    whitespace_pattern: str | None = None
+    structural_tag: str | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one_constraint(self) -> StructuredOutputs:
+        given = [name for name in STRUCTURED_OUTPUT_CONSTRAINTS if self.constraint(name) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one structured outputs constraint of "
+                f"{', '.join(STRUCTURED_OUTPUT_CONSTRAINTS)}; got {len(given)}: {', '.join(given) or 'none'}"
+            )
+        if self.json_object is False:
+            raise ValueError("json_object must be true when given")
+        return self
+
+    def constraint(self, name: str) -> Any:
+        """The value of constraint ``name`` (``json`` is the ``json_`` field)."""
+        return self.json_ if name == "json" else getattr(self, name)
 
 
 StopSequence = Annotated[str, Field(min_length=1, max_length=MAX_STOP_CHARS)]
@@ -238,6 +293,9 @@ class ChatCompletionRequest(_SamplingRequest):
     store: bool | None = None
     stream: bool | None = False
     stream_options: StreamOptions | None = None
+    structured_outputs: StructuredOutputs | None = Field(
+        default=None, description="vLLM extension: constrain the reply (JSON Schema, regex, choice, grammar)."
+    )
     temperature: Temperature | None = None
     tool_choice: str | dict[str, Any] | None = None
     tools: list[dict[str, Any]] | None = None
@@ -355,6 +413,12 @@ class CompletionRequest(_SamplingRequest):
     ignore_eos: bool | None = Field(
         default=None, description="vLLM extension: keep generating past the end-of-sequence token."
     )
+    response_format: ResponseFormat | None = Field(
+        default=None, description="vLLM extension: `json_object` or `json_schema`, as in chat completions."
+    )
+    structured_outputs: StructuredOutputs | None = Field(
+        default=None, description="vLLM extension: constrain the text (JSON Schema, regex, choice, grammar)."
+    )
 
     def prompts(self) -> list[str] | list[list[int]]:
         """The prompt as a batch: strings, or token id lists."""
@@ -400,8 +464,42 @@ class Model(_WireResponse):
     root: str | None = Field(default=None, description="Where the weights come from (as vLLM reports).")
     parent: str | None = Field(default=None, description="For an adapter: the id of its base model.")
     max_model_len: int | None = Field(default=None, description="Context length in tokens.")
+    chat_template_sha256: str | None = Field(
+        default=None, description="Extension: sha256 of the chat template this model is served with."
+    )
 
 
 class ModelList(_WireResponse):
     object: Literal["list"] = "list"
     data: list[Model]
+
+
+# -- tokenize (vLLM's extension) ------------------------------------------------------------------
+
+
+class TokenizeRequest(_WireRequest):
+    """``POST /tokenize``: count tokens as the model sees them (vLLM's shape).
+
+    Either ``messages`` (rendered with the model's chat template) or a raw ``prompt``.
+    """
+
+    model: str = Field(min_length=1)
+    messages: list[ChatMessage] | None = Field(default=None, min_length=1)
+    prompt: str | None = None
+    add_generation_prompt: bool = Field(
+        default=True, description="With messages: end with the assistant's turn opening (as for generation)."
+    )
+    add_special_tokens: bool = Field(default=True, description="With a prompt: add the tokenizer's specials.")
+    return_tokens: bool = Field(default=False, description="Extension: return the token ids too.")
+
+    @model_validator(mode="after")
+    def _one_input(self) -> TokenizeRequest:
+        if (self.messages is None) == (self.prompt is None):
+            raise ValueError("give exactly one of `messages` or `prompt`")
+        return self
+
+
+class TokenizeResponse(_WireResponse):
+    count: int
+    max_model_len: int | None = None
+    tokens: list[int] = Field(default_factory=list)

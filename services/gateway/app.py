@@ -30,6 +30,7 @@ from .controllers import (
     ModelController,
     SkillController,
     SkillRejectionController,
+    TokenizeController,
 )
 from .dependencies import DEPENDENCIES
 from .errors import exception_handlers
@@ -93,6 +94,7 @@ def create_app(settings: GatewaySettings) -> Litestar:
             ModelController,
             ChatCompletionController,
             CompletionController,
+            TokenizeController,
             SkillController,
             SkillRejectionController,
             GraderController,

@@ -5,6 +5,7 @@ from .graders import GraderController
 from .health import HealthController
 from .models import ModelController
 from .skills import SkillController, SkillRejectionController
+from .tokenize import TokenizeController
 
 __all__ = [
     "ChatCompletionController",
@@ -14,4 +15,5 @@ __all__ = [
     "ModelController",
     "SkillController",
     "SkillRejectionController",
+    "TokenizeController",
 ]

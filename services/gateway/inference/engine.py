@@ -3,8 +3,9 @@
 A manual loop over the model's forward pass (KV cache, no padding: the n rows share one
 prompt) rather than ``model.generate``, so that each step can: sample with the request's own
 ``torch.Generator`` (a seed reproduces a reply whatever else runs), check the cancel flag,
-apply stop sequences per choice, and hand the new text to the event loop. torch is imported
-inside the functions: the gateway imports without it.
+apply stop sequences per choice, follow a grammar per choice (structured outputs: disallowed
+tokens are masked before sampling, a choice whose grammar is complete stops), and hand the new
+text to the event loop. torch is imported inside the functions: the gateway imports without it.
 """
 
 from __future__ import annotations
@@ -12,9 +13,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .decoding import ChoiceText, Decoder
+
+if TYPE_CHECKING:
+    from .grammar import Grammar
 
 
 @dataclass(frozen=True)
@@ -106,9 +110,12 @@ def generate(
     cancel: Callable[[], bool],
     stats: EngineStats,
     index_offset: int = 0,
+    grammar: Grammar | None = None,
 ) -> list[ChoiceText]:
     """Generate ``params.n`` choices for one prompt, emitting deltas after every step.
 
+    With a ``grammar`` every choice follows it: end-of-sequence only where the grammar is
+    complete (even with ``ignore_eos``), and a choice stops as soon as nothing else may follow.
     Raises ``Cancelled`` when ``cancel()`` turns true between two steps.
     """
     import torch
@@ -120,6 +127,7 @@ def generate(
     else:
         generator.manual_seed(params.seed % 2**64)
     choices = [ChoiceText(tokenizer, params.stop) for _ in range(params.n)]
+    rows = grammar.rows(params.n) if grammar is not None else None
     penalize = params.frequency_penalty != 0 or params.presence_penalty != 0
     counts: Any | None = None
     step_input = torch.tensor([list(prompt_ids)] * params.n, dtype=torch.long, device=device)
@@ -130,7 +138,9 @@ def generate(
                 raise Cancelled
             out = model(input_ids=step_input, past_key_values=past, use_cache=True)
             past = out.past_key_values
-            logits = out.logits[:, -1, :]
+            logits = out.logits[:, -1, :].float()
+            if rows is not None:
+                rows.mask(logits, [not choice.finished for choice in choices], ignore_eos=params.ignore_eos)
             if penalize and counts is None:
                 counts = torch.zeros(logits.shape, device=device)
             tokens = sample_next(logits, params, generator, counts)
@@ -143,11 +153,13 @@ def generate(
                 if choice.finished:
                     continue
                 produced += 1
-                if token in eos_ids and not params.ignore_eos:
+                if token in eos_ids and (not params.ignore_eos or rows is not None):
                     choice.tokens += 1
                     text = choice.finish("stop")
                 else:
                     text = choice.push(token)
+                    if rows is not None and not choice.finished and rows.accept(row, token):
+                        text += choice.finish("stop")
                     if not choice.finished and choice.tokens >= params.max_tokens:
                         text += choice.finish("length")
                 deltas.append(Delta(index_offset + row, text, choice.finish_reason, choice.tokens))

@@ -5,7 +5,9 @@ request for a model still loading waits for it). Promoted adapters are loaded on
 with PEFT (``load_adapter``) and chosen per request with ``set_adapter``, or switched off with
 ``disable_adapter()`` for the base itself, so adapters come and go without reloading the base.
 Generation runs in worker threads through the ``Scheduler`` (one generation per model at a
-time, bounded concurrency and queue), and stops when the client goes away.
+time, bounded concurrency and queue), and stops when the client goes away. A request's output
+constraint (structured outputs) is compiled in a worker thread before its generation is queued,
+so an invalid schema or regex is a plain 400.
 
 torch, transformers and peft are imported only inside the functions that use them (and by
 the model store), so the gateway imports and runs without them; a local backend then reports
@@ -24,13 +26,21 @@ from dataclasses import dataclass, field
 import anyio
 
 from skill_adapter.contracts.api import BackendHealth
-from skill_adapter.contracts.openai import ChatCompletionRequest, CompletionRequest, Model
+from skill_adapter.contracts.openai import (
+    ChatCompletionRequest,
+    CompletionRequest,
+    Model,
+    TokenizeRequest,
+    TokenizeResponse,
+)
 from skill_adapter.runtime.log import get_logger
 
 from ..errors import ModelNotFound, ModelUnavailable
 from ..settings import GatewaySettings, LocalBackendConfig, ServedModel
 from .backend import OWNED_BY, AdapterSpec, Cancellation, ChunkStream, Result
+from .constraints import Constraint, constraint_of
 from .engine import Cancelled, Delta, EngineStats, SamplingParams, generate
+from .grammar import Grammar
 from .local_model import (
     LoadedAdapter,
     LoadedModel,
@@ -80,6 +90,7 @@ def run_generation(
     stats: EngineStats,
     emit: Callable[[list[Delta]], None],
     cancel: Cancellation,
+    grammar: Grammar | None = None,
 ) -> None:
     """The job a worker thread runs: every prompt in turn, n choices each."""
     if adapter is not None:
@@ -104,6 +115,7 @@ def run_generation(
                     cancel=lambda: cancel.cancelled,
                     stats=stats,
                     index_offset=number * params.n,
+                    grammar=grammar,
                 )
     except Cancelled:
         cancelled = True
@@ -175,6 +187,7 @@ class LocalBackend:
                     owned_by=OWNED_BY,
                     root=slot.served.location,
                     max_model_len=loaded.context_length,
+                    chat_template_sha256=getattr(loaded.info, "chat_template_sha256", None),
                 )
             )
             for adapter in loaded.adapters.values():
@@ -186,6 +199,7 @@ class LocalBackend:
                         root=str(adapter.spec.path),
                         parent=slot.served.id,
                         max_model_len=loaded.context_length,
+                        chat_template_sha256=getattr(loaded.info, "chat_template_sha256", None),
                     )
                 )
         return cards
@@ -207,9 +221,31 @@ class LocalBackend:
             raise ModelUnavailable(f"The model `{model_id}` is not available: {slot.error}")
         return slot.loaded, adapter_name
 
+    async def tokenize(self, request: TokenizeRequest) -> TokenizeResponse:
+        """Tokens of a conversation (through the chat template) or of a raw prompt."""
+        loaded, _ = await self._target(request.model)
+        if request.messages is not None:
+            messages = request.messages
+            ids = await anyio.to_thread.run_sync(
+                lambda: chat_prompt_ids(
+                    loaded.tokenizer, messages, add_generation_prompt=request.add_generation_prompt
+                )
+            )
+        else:
+            prompt = request.prompt or ""
+            ids = await anyio.to_thread.run_sync(
+                lambda: list(
+                    loaded.tokenizer(prompt, add_special_tokens=request.add_special_tokens)["input_ids"]
+                )
+            )
+        return TokenizeResponse(
+            count=len(ids), max_model_len=loaded.context_length, tokens=ids if request.return_tokens else []
+        )
+
     # -- generation ---------------------------------------------------------------------
     async def chat(self, request: ChatCompletionRequest, cancel: Cancellation) -> Result | ChunkStream:
         refuse_unsupported(request)
+        constraint = constraint_of(request)
         loaded, adapter = await self._target(request.model)
         prompt_ids = await anyio.to_thread.run_sync(chat_prompt_ids, loaded.tokenizer, request.messages)
         budget = completion_budget(
@@ -220,7 +256,8 @@ class LocalBackend:
             "messages",
         )
         params = sampling_params(request, budget, self._vocab_size(loaded))
-        deltas = self._submit(loaded, adapter, [prompt_ids], params, cancel)
+        grammar = await self._compile(loaded, constraint)
+        deltas = self._submit(loaded, adapter, [prompt_ids], params, cancel, grammar)
         header = Header(id=completion_id("chatcmpl"), model=request.model)
         if request.stream:
             return chat_chunks(deltas, header, params.n, len(prompt_ids), request.include_usage())
@@ -228,6 +265,7 @@ class LocalBackend:
 
     async def complete(self, request: CompletionRequest, cancel: Cancellation) -> Result | ChunkStream:
         refuse_unsupported(request)
+        constraint = constraint_of(request)
         loaded, adapter = await self._target(request.model)
         vocab = self._vocab_size(loaded)
 
@@ -244,7 +282,8 @@ class LocalBackend:
                 text = prompt if isinstance(prompt, str) else loaded.tokenizer.decode(ids)
                 echoes.extend([text] * params.n)
         prompt_tokens = sum(len(ids) for ids in prompts)
-        deltas = self._submit(loaded, adapter, prompts, params, cancel)
+        grammar = await self._compile(loaded, constraint)
+        deltas = self._submit(loaded, adapter, prompts, params, cancel, grammar)
         header = Header(id=completion_id("cmpl"), model=request.model)
         if request.stream:
             return completion_chunks(deltas, header, prompt_tokens, request.include_usage(), echoes)
@@ -254,6 +293,13 @@ class LocalBackend:
     def _vocab_size(loaded: LoadedModel) -> int:
         return int(getattr(loaded.model.config, "vocab_size", 0) or len(loaded.tokenizer))
 
+    @staticmethod
+    async def _compile(loaded: LoadedModel, constraint: Constraint | None) -> Grammar | None:
+        """The compiled grammar of the request's constraint (cached per model), off the event loop."""
+        if constraint is None:
+            return None
+        return await anyio.to_thread.run_sync(loaded.grammars.compile, constraint)
+
     def _submit(
         self,
         loaded: LoadedModel,
@@ -261,9 +307,10 @@ class LocalBackend:
         prompts: list[list[int]],
         params: SamplingParams,
         cancel: Cancellation,
+        grammar: Grammar | None = None,
     ) -> AsyncIterator[list[Delta]]:
         def work(emit: Callable[[list[Delta]], None], cancel: Cancellation) -> None:
-            run_generation(loaded, adapter, prompts, params, self.stats, emit, cancel)
+            run_generation(loaded, adapter, prompts, params, self.stats, emit, cancel, grammar)
 
         job = self._scheduler.submit(loaded.lock, work, cancel)
         return job.items()

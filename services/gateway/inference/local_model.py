@@ -16,6 +16,7 @@ from typing import Any
 
 from ..settings import GatewaySettings, LocalBackendConfig, ServedModel
 from .backend import AdapterSpec
+from .grammar import GrammarCompiler
 
 
 @dataclass
@@ -35,6 +36,7 @@ class LoadedModel:
     context_length: int
     eos_ids: frozenset[int]
     created: int
+    grammars: GrammarCompiler
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     peft: Any = None
     adapters: dict[str, LoadedAdapter] = field(default_factory=dict)
@@ -101,6 +103,7 @@ def load_base(settings: GatewaySettings, config: LocalBackendConfig, served: Ser
             eos.add(value)
         elif isinstance(value, list | tuple):
             eos.update(int(v) for v in value)
+    vocab_size = int(getattr(model.config, "vocab_size", 0) or len(tokenizer))
     return LoadedModel(
         served=served,
         info=info,
@@ -109,6 +112,7 @@ def load_base(settings: GatewaySettings, config: LocalBackendConfig, served: Ser
         context_length=min(settings.context_length, int(limit)),
         eos_ids=frozenset(eos),
         created=int(time.time()),
+        grammars=GrammarCompiler(tokenizer, vocab_size, frozenset(eos)),
     )
 
 

@@ -1,5 +1,6 @@
 """From an OpenAI request to what the local engine runs: prompt token ids, a token budget,
-sampling parameters; and the parameters it refuses rather than silently ignores."""
+sampling parameters; and the parameters it refuses rather than silently ignores (output
+constraints, ``response_format`` and ``structured_outputs``, are read by ``constraints``)."""
 
 from __future__ import annotations
 
@@ -40,13 +41,18 @@ def _template_message(message: ChatMessage, index: int) -> dict[str, Any]:
     return out
 
 
-def chat_prompt_ids(tokenizer: Any, messages: Sequence[ChatMessage]) -> list[int]:
-    """The conversation through the model's chat template, ready for the assistant's turn."""
+def chat_prompt_ids(
+    tokenizer: Any, messages: Sequence[ChatMessage], *, add_generation_prompt: bool = True
+) -> list[int]:
+    """The conversation through the model's chat template, ready for the assistant's turn
+    (or, without ``add_generation_prompt``, as a finished conversation: a training sample)."""
     conversation = [_template_message(message, index) for index, message in enumerate(messages)]
     if not getattr(tokenizer, "chat_template", None):
         raise BadRequest("This model has no chat template; use /v1/completions.", param="model")
     try:
-        text = tokenizer.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True)
+        text = tokenizer.apply_chat_template(
+            conversation, tokenize=False, add_generation_prompt=add_generation_prompt
+        )
     except Exception as exc:
         raise BadRequest(
             f"The model's chat template cannot render these messages: {exc}", param="messages"
@@ -73,10 +79,6 @@ def refuse_unsupported(request: ChatCompletionRequest | CompletionRequest) -> No
             raise UnsupportedParameter("logprobs", "is not supported by the local engine.")
         if request.tools or request.functions or request.function_call not in (None, "none", "auto"):
             raise UnsupportedParameter("tools", "(tool calling) is not supported by the local engine.")
-        if request.response_format is not None and request.response_format.type != "text":
-            raise UnsupportedParameter(
-                "response_format", "other than text is not supported by the local engine."
-            )
         if (request.modalities and "audio" in request.modalities) or request.audio is not None:
             raise UnsupportedParameter("audio", "is not supported by the local engine.")
         if request.prediction is not None:

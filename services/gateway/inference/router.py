@@ -8,10 +8,17 @@ import time
 from collections.abc import Sequence
 
 from skill_adapter.contracts.api import BackendHealth
-from skill_adapter.contracts.openai import ChatCompletionRequest, CompletionRequest, Model, ModelList
+from skill_adapter.contracts.openai import (
+    ChatCompletionRequest,
+    CompletionRequest,
+    Model,
+    ModelList,
+    TokenizeRequest,
+    TokenizeResponse,
+)
 from skill_adapter.runtime.log import get_logger
 
-from ..errors import ModelNotFound
+from ..errors import BadRequest, ModelNotFound
 from ..settings import GatewaySettings, LocalBackendConfig
 from .backend import AdapterSpec, Backend, Cancellation, ChunkStream, Result
 
@@ -87,6 +94,17 @@ class Router:
 
     async def complete(self, request: CompletionRequest, cancel: Cancellation) -> Result | ChunkStream:
         return await (await self.resolve(request.model)).complete(request, cancel)
+
+    async def tokenize(self, request: TokenizeRequest) -> TokenizeResponse:
+        backend = await self.resolve(request.model)
+        tokenize = getattr(backend, "tokenize", None)
+        if tokenize is None:
+            raise BadRequest(
+                f"The backend serving `{request.model}` cannot count tokens.",
+                param="model",
+                code="unsupported",
+            )
+        return await tokenize(request)  # type: ignore[no-any-return]
 
     async def sync_adapters(self, adapters: Sequence[AdapterSpec]) -> None:
         unserved = {spec.adapter_id for spec in adapters if not any(b.claims(spec) for b in self.backends)}
