@@ -1,7 +1,15 @@
 """Wire contracts of Agent Skill Adapter: pydantic models only, no broker or torch imports."""
 
 from .catalog import MESSAGES, UnknownSubject, message_type
-from .datasets import DatasetFailed, DatasetGenerated, DatasetProgress, GenerateDataset
+from .datasets import (
+    DatasetFailed,
+    DatasetFile,
+    DatasetGenerated,
+    DatasetProgress,
+    DatasetStats,
+    GenerateDataset,
+    StrategyStats,
+)
 from .envelope import Command, Diagnostic, Event, Message, new_event_id
 from .evaluation import EvaluationCompleted, EvaluationFailed, StartEvaluation
 from .naming import (
@@ -43,6 +51,7 @@ from .skills import MODE_HEADER, IngestSkill, SkillFile, SkillParsed, SkillRejec
 from .streams import (
     ADVISORIES,
     BUCKETS,
+    DATASETS_BUCKET,
     DEADLETTER,
     SKILL_VERSIONS_BUCKET,
     SKILLS_BUCKET,
@@ -70,6 +79,7 @@ __all__ = [
     "ADVISORIES",
     "BUCKETS",
     "CONTEXTS",
+    "DATASETS_BUCKET",
     "DEADLETTER",
     "DEADLETTER_STREAM",
     "MESSAGES",
@@ -91,8 +101,10 @@ __all__ = [
     "ContainsCheck",
     "Criterion",
     "DatasetFailed",
+    "DatasetFile",
     "DatasetGenerated",
     "DatasetProgress",
+    "DatasetStats",
     "Diagnostic",
     "EndsWithCheck",
     "EvaluationCompleted",
@@ -130,6 +142,7 @@ __all__ = [
     "StartEvaluation",
     "StartJob",
     "StartsWithCheck",
+    "StrategyStats",
     "StreamSpec",
     "Subject",
     "UnknownSubject",

@@ -32,4 +32,3 @@ def message_type(subject: str) -> type[Message]:
         return MESSAGES[subject]
     except KeyError:
         raise UnknownSubject(f"no contract for subject {subject!r}") from None
-

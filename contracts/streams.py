@@ -133,5 +133,11 @@ SKILL_VERSIONS_BUCKET = BucketSpec(
     max_bytes=5 * GIB,
 )
 
-BUCKETS: tuple[BucketSpec, ...] = (SKILLS_BUCKET, SKILL_VERSIONS_BUCKET)
+DATASETS_BUCKET = BucketSpec(
+    name="datasets",
+    description="Generated datasets, <dataset_id>/{train,validation,heldout,grpo}.jsonl + manifest.json.",
+    max_bytes=5 * GIB,
+)
+
+BUCKETS: tuple[BucketSpec, ...] = (SKILLS_BUCKET, SKILL_VERSIONS_BUCKET, DATASETS_BUCKET)
 """Object Store buckets; later stages add datasets, adapters and reports."""

@@ -34,6 +34,7 @@ from skill_adapter.runtime.provisioning import ProvisionResult, provision
 from skill_adapter.runtime.settings import RuntimeSettings
 from skill_adapter.runtime.status import Status, collect_status
 
+from .data import data_app
 from .keys import keys_app
 from .registry import SERVICES, ServiceEntry, parse_extra
 from .skills import skills_app
@@ -186,6 +187,7 @@ def up(
                 "NATS_URL": url,
                 "SKILL_ADAPTER_STATE_DIR": str(settings.state_dir),
                 "SKILL_ADAPTER_LOG_FORMAT": settings.log_format,
+                **_internal_key_env(settings, entries),
             },
             emit=_emit,
             grace_seconds=settings.graceful_timeout,
@@ -208,6 +210,26 @@ def up(
     finally:
         endpoint.__exit__(None, None, None)
     console.print("[green]stopped cleanly[/]")
+
+
+INTERNAL_KEY_NAME = "up:internal"
+
+
+def _internal_key_env(settings: RuntimeSettings, entries: list[ServiceEntry]) -> dict[str, str]:
+    """A fresh models:use key for the services that call the gateway (the previous one is revoked).
+
+    Set ``SKILL_ADAPTER_INFERENCE_API_KEY`` to use a key of your own instead.
+    """
+    names = {e.name for e in entries}
+    if os.environ.get("SKILL_ADAPTER_INFERENCE_API_KEY") or "gateway" not in names or names == {"gateway"}:
+        return {}
+    from skill_adapter.gateway.keys import create_key, list_keys, revoke_key
+
+    for key in list_keys(settings):
+        if key.name == INTERNAL_KEY_NAME and key.active:
+            revoke_key(settings, key.id)
+    issued = create_key(settings, INTERNAL_KEY_NAME, ["models:use"])
+    return {"SKILL_ADAPTER_INFERENCE_API_KEY": issued.token}
 
 
 def _emit(service: str, color: str, line: str) -> None:
@@ -336,6 +358,7 @@ db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(skills_app, name="skills")
 app.add_typer(keys_app, name="keys")
+app.add_typer(data_app, name="data")
 
 
 @db_app.command("upgrade")

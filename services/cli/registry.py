@@ -28,14 +28,18 @@ class ServiceEntry:
         )
 
 
-EXTRA_PROBES: dict[str, tuple[str, ...]] = {"gateway": ("litestar", "uvicorn")}
+EXTRA_PROBES: dict[str, tuple[str, ...]] = {
+    "gateway": ("litestar", "uvicorn"),
+    "data-generator": ("httpx",),
+}
 
 
 SERVICES: tuple[ServiceEntry, ...] = (
     ServiceEntry("skill-parser", "skill_adapter.skill_parser"),
     ServiceEntry("gateway", "skill_adapter.gateway", extra="gateway"),
+    ServiceEntry("data-generator", "skill_adapter.data_generator", extra="data-generator"),
 )
-"""The services that exist so far; data-generator, trainer and evaluator join as they land."""
+"""The services that exist so far; trainer and evaluator join as they land."""
 
 
 def parse_extra(spec: str) -> ServiceEntry:

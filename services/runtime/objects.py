@@ -33,6 +33,7 @@ class StoredObject:
     digest: str  # hex sha256
     headers: dict[str, str] = field(default_factory=dict)
     nuid: str | None = None  # changes with every put, even of the same bytes
+    mtime: str | None = None  # when it was put (RFC 3339, as the server wrote it)
 
 
 def object_headers(info: api.ObjectInfo) -> dict[str, str]:
@@ -55,7 +56,9 @@ def hex_digest(info: api.ObjectInfo) -> str:
 
 
 def stored(bucket: str, info: api.ObjectInfo) -> StoredObject:
-    return StoredObject(bucket, info.name, info.size or 0, hex_digest(info), object_headers(info), info.nuid)
+    return StoredObject(
+        bucket, info.name, info.size or 0, hex_digest(info), object_headers(info), info.nuid, info.mtime
+    )
 
 
 async def ensure_bucket(js: JetStreamContext, spec: BucketSpec) -> tuple[ObjectStore, bool]:

@@ -10,6 +10,7 @@ from typer.main import get_command
 
 from skill_adapter.cli.app import app
 from skill_adapter.contracts import MESSAGES, Subject
+from skill_adapter.data_generator.settings import DataGeneratorSettings
 from skill_adapter.gateway.settings import GatewaySettings
 from skill_adapter.runtime.settings import RuntimeSettings
 from skill_adapter.skill_parser.settings import SkillParserSettings
@@ -44,7 +45,7 @@ def test_subject_table_matches_the_contracts() -> None:
 
 
 @pytest.mark.parametrize(
-    "settings_class", [RuntimeSettings, SkillParserSettings, GatewaySettings], ids=lambda c: c.__name__
+    "settings_class", [RuntimeSettings, SkillParserSettings, GatewaySettings, DataGeneratorSettings], ids=lambda c: c.__name__
 )
 def test_configuration_table_lists_every_setting(settings_class: type) -> None:
     section = README.split("## Configuration", 1)[1].split("\n## ", 1)[0]

@@ -1,0 +1,1 @@
+"""data-generator: prompts and verified, compliant responses for a skill version."""

@@ -1,0 +1,135 @@
+"""Where candidate responses come from: a teacher, guided decoding, or best of N samples.
+
+Every strategy samples a model *with the skill in its context* (the system prompt agent
+clients use), so the content is the model's own reading of the skill; the dataset then pairs
+the bare prompt with the verified response, which is what teaches the skill without it.
+
+* ``teacher``: the configured teacher model (any OpenAI-compatible endpoint).
+* ``guided``: the base model, constrained by the rubric's output constraint (a JSON Schema as
+  ``response_format``, a regex as vLLM's ``structured_outputs``): the structure is right by
+  construction, the words are the model's.
+* ``best_of_n``: the base model, unconstrained, N samples; the verifier keeps the best.
+* ``reference``: a reply the skill itself gives for an example prompt (no model involved).
+
+Seeds are derived from the run's seed, the prompt and the round, so a rerun asks the same
+questions with the same seeds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from skill_adapter.contracts import OutputConstraint
+
+from .inference import ChatClient
+from .prompts import Prompt
+
+
+class StrategyUnavailable(Exception):
+    """A strategy the run asked for cannot run (no teacher, no output constraint)."""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    text: str
+    strategy: str
+    finish_reason: str | None
+
+
+def derived_seed(*parts: object) -> int:
+    """A stable 31-bit seed from the parts (the same on every machine and Python)."""
+    digest = hashlib.sha256("\x1f".join(map(str, parts)).encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+def constraint_body(constraint: OutputConstraint) -> dict[str, Any]:
+    """The request fields that ask an OpenAI-compatible server for ``constraint``."""
+    if constraint.kind == "json_schema":
+        return {
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {"name": "skill_output", "schema": constraint.json_schema, "strict": True},
+            }
+        }
+    return {"structured_outputs": {"regex": constraint.regex}}
+
+
+@dataclass
+class Sampler:
+    """What a strategy samples from; ``system`` is the skill rendered for the context."""
+
+    base: ChatClient
+    base_model: str
+    system: str
+    max_tokens: int
+    temperature: float
+    candidates: int
+    constraint: OutputConstraint | None = None
+    teacher: ChatClient | None = None
+    teacher_model: str | None = None
+
+    def available(self, strategy: str) -> str | None:
+        """Why ``strategy`` cannot run here, or ``None`` when it can."""
+        if strategy == "teacher" and (self.teacher is None or not self.teacher_model):
+            return "no teacher model is configured (SKILL_ADAPTER_TEACHER_MODEL)"
+        if strategy == "guided" and self.constraint is None:
+            return "the skill's rubric has no formal output constraint (JSON Schema or full-match regex)"
+        return None
+
+    def messages(self, prompt: Prompt) -> list[dict[str, str]]:
+        return [{"role": "system", "content": self.system}, {"role": "user", "content": prompt.text}]
+
+    async def sample(
+        self, strategy: str, prompt: Prompt, *, seed: int, n: int | None = None
+    ) -> list[Candidate]:
+        problem = self.available(strategy)
+        if problem:
+            raise StrategyUnavailable(f"strategy {strategy!r}: {problem}")
+        if strategy == "reference":
+            return [Candidate(prompt.reference, "reference", "stop")] if prompt.reference else []
+        client, model = self.base, self.base_model
+        constraint: dict[str, Any] | None = None
+        count = 1
+        if strategy == "teacher":
+            assert self.teacher is not None and self.teacher_model
+            client, model = self.teacher, self.teacher_model
+        elif strategy == "guided":
+            assert self.constraint is not None
+            constraint = constraint_body(self.constraint)
+        elif strategy == "best_of_n":
+            count = self.candidates
+        else:
+            raise StrategyUnavailable(f"unknown strategy {strategy!r}")
+        result = await client.chat(
+            model,
+            self.messages(prompt),
+            n=n or count,
+            temperature=self.temperature,
+            seed=seed,
+            max_tokens=self.max_tokens,
+            constraint=constraint,
+        )
+        return [Candidate(c.text.strip(), strategy, c.finish_reason) for c in result.choices]
+
+
+def plan(requested: str, sampler: Sampler) -> tuple[list[str], dict[str, str]]:
+    """The strategies a run uses, in the order it tries them, and why others are out.
+
+    ``auto``: teacher (when configured), then guided (when the rubric has a constraint), then
+    best_of_n. A strategy named explicitly that cannot run is an error, not a fallback.
+    """
+    if requested != "auto":
+        problem = sampler.available(requested)
+        if problem:
+            raise StrategyUnavailable(f"strategy {requested!r} cannot run: {problem}")
+        return [requested], {}
+    order, skipped = [], {}
+    for strategy in ("teacher", "guided", "best_of_n"):
+        problem = sampler.available(strategy)
+        if problem:
+            skipped[strategy] = problem
+        else:
+            order.append(strategy)
+    return order, skipped

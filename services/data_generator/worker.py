@@ -1,0 +1,274 @@
+"""Runs claimed from the database, generated, stored, and announced.
+
+The handler only records a run; this worker does the long part outside any message: it
+claims a queued run (or one whose lease ran out: its worker died), renews the lease while it
+works, and ends the run in one transaction that also stages the final event in the outbox.
+Files go to the ``datasets`` bucket before that, ``manifest.json`` last, so a dataset whose
+event was published is always complete, and a failed run never leaves a manifest behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import time
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import or_, select, update
+
+from skill_adapter.contracts import (
+    SKILL_VERSIONS_BUCKET,
+    DatasetFailed,
+    DatasetProgress,
+    GenerateDataset,
+    Message,
+)
+from skill_adapter.runtime import ServiceRuntime
+from skill_adapter.runtime.inbox import stage
+from skill_adapter.runtime.log import get_logger
+from skill_adapter.runtime.objects import ObjectMissing
+from skill_adapter.skillspec.render import skill_system_prompt
+
+from .inference import ChatClient
+from .judge import Judge
+from .models import DatasetRun
+from .pipeline import LoadedSkill, Pipeline, RunFailed
+from .settings import DataGeneratorSettings
+from .skills import SkillNotFound, load_skill
+from .store import finished_event, store_dataset
+from .strategies import Sampler
+
+log = get_logger(__name__)
+
+PRODUCER = "data-generator"
+MAX_ATTEMPTS = 3
+"""Claims of one run before it is failed: a run that keeps killing its worker is not retried forever."""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Worker:
+    def __init__(self, runtime: ServiceRuntime, settings: DataGeneratorSettings) -> None:
+        self.runtime = runtime
+        self.settings = settings
+        self.owner = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
+        self.wake = asyncio.Event()
+        self._last_progress = 0.0
+
+    # -- the loop ------------------------------------------------------------------------------
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                claimed = await self.claim()
+                if claimed is not None:
+                    await self.execute(*claimed)
+                    continue
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("dataset worker failed; retrying shortly")
+            self.wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), self.settings.datagen_poll_seconds)
+
+    async def claim(self) -> tuple[GenerateDataset, int] | None:
+        """Take one run that nobody holds: queued, or running with an expired lease."""
+        now = _now()
+        async with self.runtime.sessions() as session, session.begin():
+            candidate = (
+                await session.execute(
+                    select(DatasetRun.dataset_id, DatasetRun.attempts)
+                    .where(
+                        or_(
+                            DatasetRun.status == "queued",
+                            (DatasetRun.status == "running") & (DatasetRun.lease_until < now),
+                        )
+                    )
+                    .order_by(DatasetRun.created_at)
+                    .limit(1)
+                )
+            ).first()
+            if candidate is None:
+                return None
+            dataset_id, attempts = candidate
+            won = await session.execute(
+                update(DatasetRun)
+                .where(
+                    DatasetRun.dataset_id == dataset_id,
+                    DatasetRun.attempts == attempts,
+                    or_(DatasetRun.status == "queued", DatasetRun.lease_until < now),
+                )
+                .values(
+                    status="running",
+                    owner=self.owner,
+                    lease_until=now + timedelta(seconds=self.settings.datagen_lease_seconds),
+                    attempts=attempts + 1,
+                )
+            )
+            if won.rowcount != 1:
+                return None  # another worker claimed it first
+            row = await session.get(DatasetRun, dataset_id)
+            assert row is not None
+            return GenerateDataset.model_validate(row.command), attempts + 1
+
+    @contextlib.asynccontextmanager
+    async def lease(self, dataset_id: str) -> AsyncIterator[None]:
+        async def renew() -> None:
+            while True:
+                await asyncio.sleep(self.settings.datagen_lease_seconds / 3)
+                async with self.runtime.sessions() as session, session.begin():
+                    await session.execute(
+                        update(DatasetRun)
+                        .where(DatasetRun.dataset_id == dataset_id, DatasetRun.owner == self.owner)
+                        .values(lease_until=_now() + timedelta(seconds=self.settings.datagen_lease_seconds))
+                    )
+
+        task = asyncio.create_task(renew(), name=f"lease-{dataset_id}")
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    # -- one run -------------------------------------------------------------------------------
+    async def execute(self, command: GenerateDataset, attempt: int) -> None:
+        log.info("dataset run claimed", dataset=command.dataset_id, attempt=attempt)
+        if attempt > MAX_ATTEMPTS:
+            await self.finish(
+                command,
+                self.failed(
+                    command, "crashed", f"the run was claimed {MAX_ATTEMPTS} times without finishing"
+                ),
+            )
+            return
+        async with self.lease(command.dataset_id):
+            event: Message
+            try:
+                event = await self.generate(command)
+            except RunFailed as exc:
+                log.warning(
+                    "dataset run failed", dataset=command.dataset_id, code=exc.code, reason=exc.reason
+                )
+                event = self.failed(command, exc.code, exc.reason, exc)
+            await self.finish(command, event)
+
+    async def generate(self, command: GenerateDataset) -> Message:
+        skill = await self.skill(command)
+        clients = self.clients(command)
+        try:
+            sampler = Sampler(
+                base=clients["base"],
+                base_model=command.base_model,
+                system=_system_prompt(skill),
+                max_tokens=self.settings.datagen_max_tokens,
+                temperature=self.settings.datagen_temperature,
+                candidates=command.candidates or self.settings.datagen_candidates,
+                constraint=skill.rubric.output_constraint,
+                teacher=clients.get("teacher"),
+                teacher_model=command.teacher_model or self.settings.teacher_model,
+            )
+            judge = Judge(clients["judge"], self.settings.judge_model) if "judge" in clients else None
+
+            async def progress(stage_name: str, done: int, total: int, accepted: int) -> None:
+                await self.progress(command, stage_name, done, total, accepted)
+
+            dataset = await Pipeline(self.settings, command, skill, sampler, judge, progress).run()
+            await self.progress(command, "storing", 0, 1, len(dataset.train), force=True)
+            stored = await store_dataset(
+                self.runtime.objects, command, skill, dataset, sampler, self.settings.judge_model
+            )
+            return finished_event(command, skill, dataset, stored, producer=PRODUCER)
+        finally:
+            for client in clients.values():
+                await client.aclose()
+
+    async def skill(self, command: GenerateDataset) -> LoadedSkill:
+        try:
+            return await load_skill(self.runtime.objects, command.skill_name, command.skill_version)
+        except SkillNotFound as exc:
+            raise RunFailed("skill_not_found", str(exc)) from exc
+        except ObjectMissing as exc:
+            raise RunFailed("skill_not_found", f"{SKILL_VERSIONS_BUCKET.name}: {exc}") from exc
+
+    def clients(self, command: GenerateDataset) -> dict[str, ChatClient]:
+        s = self.settings
+        key = s.inference_api_key.get_secret_value() if s.inference_api_key else None
+        clients = {"base": ChatClient(s.inference_url, key, timeout=s.inference_timeout, name="inference")}
+        if command.teacher_model or s.teacher_model:
+            teacher_key = s.teacher_api_key.get_secret_value() if s.teacher_api_key else key
+            url = s.teacher_url or s.inference_url
+            clients["teacher"] = ChatClient(url, teacher_key, timeout=s.inference_timeout, name="teacher")
+        if s.judge_model:
+            judge_key = s.judge_api_key.get_secret_value() if s.judge_api_key else key
+            url = s.judge_url or s.inference_url
+            clients["judge"] = ChatClient(url, judge_key, timeout=s.inference_timeout, name="judge")
+        return clients
+
+    def failed(
+        self, command: GenerateDataset, code: str, reason: str, exc: RunFailed | None = None
+    ) -> DatasetFailed:
+        return DatasetFailed(
+            producer=PRODUCER,
+            correlation_id=command.correlation_id,
+            causation_id=command.event_id,
+            dataset_id=command.dataset_id,
+            reason=reason,
+            code=code,
+            stats=exc.stats if exc else None,
+        )
+
+    async def progress(
+        self,
+        command: GenerateDataset,
+        stage_name: str,
+        done: int,
+        total: int,
+        accepted: int,
+        force: bool = False,
+    ) -> None:
+        """Progress events, at most one a second (plus the first and last of each stage)."""
+        now = time.monotonic()
+        if not force and done not in (0, total) and now - self._last_progress < 1.0:
+            return
+        self._last_progress = now
+        event = DatasetProgress(
+            producer=PRODUCER,
+            correlation_id=command.correlation_id,
+            causation_id=command.event_id,
+            dataset_id=command.dataset_id,
+            stage=stage_name,
+            done=done,
+            total=total,
+            accepted=accepted,
+        )
+        try:
+            await self.runtime.publisher.publish(event)
+        except Exception as exc:  # noqa: BLE001 - progress is best effort; the outcome is not
+            log.warning("progress event not published", dataset=command.dataset_id, error=repr(exc))
+
+    async def finish(self, command: GenerateDataset, event: Message) -> None:
+        status = "failed" if isinstance(event, DatasetFailed) else "succeeded"
+        async with self.runtime.sessions() as session, session.begin():
+            row = await session.get(DatasetRun, command.dataset_id)
+            if row is None or row.owner != self.owner or row.status in ("succeeded", "failed"):
+                log.warning("run no longer ours; outcome dropped", dataset=command.dataset_id)
+                return
+            row.status = status
+            row.lease_until = None
+            row.reason = getattr(event, "reason", None)
+            row.manifest_object = getattr(event, "object_name", None)
+            staged = stage(session, event)
+            await session.flush()
+            ids = [staged.id]
+        await self.runtime.outbox.publish(ids)
+        log.info("dataset run finished", dataset=command.dataset_id, status=status)
+
+
+def _system_prompt(skill: LoadedSkill) -> str:
+    return skill_system_prompt(skill.document)
