@@ -45,7 +45,9 @@ def test_subject_table_matches_the_contracts() -> None:
 
 
 @pytest.mark.parametrize(
-    "settings_class", [RuntimeSettings, SkillParserSettings, GatewaySettings, DataGeneratorSettings], ids=lambda c: c.__name__
+    "settings_class",
+    [RuntimeSettings, SkillParserSettings, GatewaySettings, DataGeneratorSettings],
+    ids=lambda c: c.__name__,
 )
 def test_configuration_table_lists_every_setting(settings_class: type) -> None:
     section = README.split("## Configuration", 1)[1].split("\n## ", 1)[0]
