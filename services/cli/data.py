@@ -104,6 +104,8 @@ async def _resolve(url: str, skill: str, local: tuple[bytes, str] | None) -> tup
                 if verdict is None
                 else verdict.reason
             )
+        state = "new version" if verdict.new_version else "already known version"
+        console.print(f"[green]parsed[/]: {verdict.skill_name} {verdict.skill_version[:12]} ({state})")
         return verdict.skill_name, verdict.skill_version
     name, _, version = skill.partition("@")
     nc = await nats.connect(url)
