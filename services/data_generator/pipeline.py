@@ -81,6 +81,9 @@ class GeneratedDataset:
 @dataclass
 class _Counters:
     attempts: Counter[str] = field(default_factory=Counter)
+    judged_on_form: Counter[str] = field(
+        default_factory=Counter
+    )  # attempts at prompts without a content check
     accepted: Counter[str] = field(default_factory=Counter)
     kept: Counter[str] = field(default_factory=Counter)
     disabled: dict[str, str] = field(default_factory=dict)
@@ -269,7 +272,12 @@ class Pipeline:
     async def respond(self, prompt: Prompt) -> SampleRecord | None:
         strategies = (["reference"] if prompt.reference else []) + self.active()
         for strategy in strategies:
-            rounds = 1 if strategy == "reference" else self.settings.datagen_attempts_per_prompt
+            # a prompt with checkable content the model got wrong once mostly stays wrong: one round
+            rounds = (
+                1
+                if strategy == "reference" or prompt.expected_content
+                else self.settings.datagen_attempts_per_prompt
+            )
             for round_ in range(rounds):
                 if strategy in self.counters.disabled:
                     break
@@ -285,6 +293,8 @@ class Pipeline:
         passing: list[tuple[Verdict, Candidate]] = []
         for candidate in candidates:
             self.counters.attempts[candidate.strategy] += 1
+            if not prompt.expected_content:
+                self.counters.judged_on_form[candidate.strategy] += 1
             if not candidate.text:
                 self.counters.tally.counts["empty-reply"] += 1
                 continue
@@ -320,13 +330,16 @@ class Pipeline:
         return None
 
     def maybe_disable(self, strategy: str) -> None:
-        """``auto`` stops spending time on a strategy that has produced nothing usable."""
+        """``auto`` stops spending time on a strategy that has produced nothing usable.
+
+        Only candidates for prompts without a content check count: a model that gets the
+        arithmetic of near-miss prompts wrong says nothing about the strategy's form."""
         counters = self.counters
         if (
             self.command.strategy == "auto"
             and strategy != "reference"
             and len(self.active()) > 1
-            and counters.attempts[strategy] >= self.settings.datagen_probe_attempts
+            and counters.judged_on_form[strategy] >= self.settings.datagen_probe_attempts
             and counters.accepted[strategy] == 0
         ):
             counters.disabled[strategy] = f"0 of {counters.attempts[strategy]} candidates passed"

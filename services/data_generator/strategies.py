@@ -21,7 +21,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from skill_adapter.contracts import OutputConstraint
+from skill_adapter.contracts import LengthCheck, OutputConstraint, Rubric
 
 from .inference import ChatClient
 from .prompts import Prompt
@@ -44,16 +44,50 @@ def derived_seed(*parts: object) -> int:
     return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
 
 
-def constraint_body(constraint: OutputConstraint) -> dict[str, Any]:
-    """The request fields that ask an OpenAI-compatible server for ``constraint``."""
+ONE_LINE_JSON = " ?"
+"""JSON whitespace for guided replies: at most one space between tokens, never a newline.
+
+With free whitespace a small model pads JSON with newlines (measured on SmolLM2 and the
+json-reply skill: 38 of 47 guided replies broke its single-line rule), so guided JSON is
+written on one line, as agents and the skills' own examples write it, unless the rubric asks
+for several lines. vLLM reads the option from its server configuration, not per request."""
+
+
+def constraint_body(constraint: OutputConstraint, *, multiline: bool = False) -> dict[str, Any]:
+    """The request fields that ask an OpenAI-compatible server for ``constraint``
+    (vLLM's ``structured_outputs``, which the gateway's local engine follows too).
+
+    >>> constraint_body(OutputConstraint(kind="regex", regex="(yes|no)"))
+    {'structured_outputs': {'regex': '(yes|no)'}}
+    """
     if constraint.kind == "json_schema":
-        return {
-            "response_format": {
-                "type": "json_schema",
-                "json_schema": {"name": "skill_output", "schema": constraint.json_schema, "strict": True},
-            }
-        }
+        outputs: dict[str, Any] = {"json": constraint.json_schema}
+        if not multiline:
+            outputs["whitespace_pattern"] = ONE_LINE_JSON
+        return {"structured_outputs": outputs}
     return {"structured_outputs": {"regex": constraint.regex}}
+
+
+def reply_budget(rubric: Rubric, default: int) -> int:
+    """``max_tokens`` for replies: ``default``, or more when the rubric allows longer replies
+    (about 1.7 tokens per word, 1 per 3 characters), so a long format is not cut short."""
+    budget = default
+    for criterion in rubric.criteria:
+        check = criterion.check
+        if isinstance(check, LengthCheck) and check.max is not None:
+            if check.unit == "words":
+                budget = max(budget, int(check.max * 1.7) + 32)
+            elif check.unit == "characters":
+                budget = max(budget, check.max // 3 + 32)
+    return min(budget, 4 * default)
+
+
+def wants_several_lines(rubric: Rubric) -> bool:
+    """Whether a criterion asks for more than one line (then JSON whitespace stays free)."""
+    return any(
+        isinstance(c.check, LengthCheck) and c.check.unit == "lines" and (c.check.min or 0) > 1
+        for c in rubric.criteria
+    )
 
 
 @dataclass
@@ -69,6 +103,7 @@ class Sampler:
     constraint: OutputConstraint | None = None
     teacher: ChatClient | None = None
     teacher_model: str | None = None
+    multiline: bool = False
 
     def available(self, strategy: str) -> str | None:
         """Why ``strategy`` cannot run here, or ``None`` when it can."""
@@ -97,7 +132,9 @@ class Sampler:
             client, model = self.teacher, self.teacher_model
         elif strategy == "guided":
             assert self.constraint is not None
-            constraint = constraint_body(self.constraint)
+            constraint = constraint_body(self.constraint, multiline=self.multiline)
+            # two rows share the prompt's prefill and cost little more than one on a CPU
+            count = min(2, self.candidates)
         elif strategy == "best_of_n":
             count = self.candidates
         else:

@@ -39,7 +39,7 @@ from .pipeline import LoadedSkill, Pipeline, RunFailed
 from .settings import DataGeneratorSettings
 from .skills import SkillNotFound, load_skill
 from .store import finished_event, store_dataset
-from .strategies import Sampler
+from .strategies import Sampler, reply_budget, wants_several_lines
 
 log = get_logger(__name__)
 
@@ -166,10 +166,11 @@ class Worker:
                 base=clients["base"],
                 base_model=command.base_model,
                 system=_system_prompt(skill),
-                max_tokens=self.settings.datagen_max_tokens,
+                max_tokens=reply_budget(skill.rubric, self.settings.datagen_max_tokens),
                 temperature=self.settings.datagen_temperature,
                 candidates=command.candidates or self.settings.datagen_candidates,
                 constraint=skill.rubric.output_constraint,
+                multiline=wants_several_lines(skill.rubric),
                 teacher=clients.get("teacher"),
                 teacher_model=command.teacher_model or self.settings.teacher_model,
             )

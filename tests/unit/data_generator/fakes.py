@@ -93,9 +93,10 @@ class FakeOpenAI:
         )
 
     def reply(self, body: dict[str, Any], question: str, seed: int) -> str:
-        if "response_format" in body or self.comply_unconstrained:
+        outputs = body.get("structured_outputs") or {}
+        if "json" in outputs or "response_format" in body or self.comply_unconstrained:
             return _json_reply(question, seed)
-        if "structured_outputs" in body:
+        if "regex" in outputs:
             return "feat(core): add the requested change"
         return f"Sure! Here is my answer to {question!r}."
 

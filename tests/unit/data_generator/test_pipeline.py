@@ -86,7 +86,9 @@ async def test_auto_on_a_weak_base_model_keeps_only_verified_guided_samples() ->
     assert all(
         c["messages"][0]["role"] == "system" and "json-reply" in c["messages"][0]["content"] for c in chats
     )
-    assert any("response_format" in c for c in chats)
+    guided = [c["structured_outputs"] for c in chats if "structured_outputs" in c]
+    assert guided and all(g["json"] == skill.rubric.output_constraint.json_schema for g in guided)
+    assert all(g["whitespace_pattern"] == " ?" for g in guided)  # json-reply: one line
     assert dataset.stats.strategies["guided"].accepted > 0
     assert progress.seen[-1][0] == "grpo_probe"
     assert any(stage == "generating" for stage, *_ in progress.seen)
