@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -128,7 +130,11 @@ def acceptance(outcome: dict[str, Any]) -> dict[str, float]:
     }
 
 
-async def measure(gateway: Gateway, samples: dict[str, int], probe: int) -> dict[str, Any]:
+async def measure(
+    gateway: Gateway, samples: dict[str, int], probe: int, done: Callable[[dict[str, Any]], None]
+) -> dict[str, Any]:
+    """Every skill in turn; ``done`` gets the results so far after each (a long run that is
+    stopped keeps what it finished)."""
     results: dict[str, Any] = {}
     for name in SKILLS:
         skill = load(name)
@@ -167,6 +173,7 @@ async def measure(gateway: Gateway, samples: dict[str, int], probe: int) -> dict
             else None,
             "reached_target": bool(full["ok"] and full.get("train", 0) >= wanted),
         }
+        done(results)
     return results
 
 
@@ -216,6 +223,34 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     print(f"resolving SmolLM2 in {CACHE_DIR} (converted once)", flush=True)
     info = ModelStore(CACHE_DIR).resolve(DEFAULT_MODEL)
+
+    def write(results: dict[str, Any]) -> None:
+        json_reply = results.get("json-reply", {})
+        report = {
+            "benchmark": "datagen",
+            "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "machine": machine(),
+            "load_average_1m_at_end": round(os.getloadavg()[0], 2),
+            "model": {"id": DEFAULT_MODEL, "chat_template_sha256": info.chat_template_sha256},
+            "backend": "local (gateway over HTTP)",
+            "samples_requested": samples,
+            "targets": {
+                "json_reply_verified_samples_from_smollm2_alone": {
+                    "target": f">= {TARGET_SAMPLES}",
+                    "measured": (json_reply.get("auto_run") or {}).get("train", 0),
+                    "pass": bool(json_reply.get("reached_target"))
+                    and samples["json-reply"] >= TARGET_SAMPLES,
+                }
+            },
+            "skills": results,
+            "complete": set(results) == set(SKILLS),
+            "total_seconds": round(time.monotonic() - started, 1),
+        }
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(json.dumps(report, indent=2) + "\n")
+        chart(results, args.output.with_suffix(".png"))
+        print(f"wrote {args.output} and {args.output.with_suffix('.png')} ({', '.join(results)})", flush=True)
+
     with tempfile.TemporaryDirectory(prefix="datagen-bench-") as tmp:
         root = Path(tmp)
         server = EmbeddedNats(root / "nats").start()
@@ -233,36 +268,11 @@ def main(argv: list[str] | None = None) -> int:
         gateway = Gateway(settings)
         try:
             gateway.start(wait_for=(DEFAULT_MODEL,))
-            results = asyncio.run(measure(gateway, samples, args.probe))
+            results = asyncio.run(measure(gateway, samples, args.probe, write))
         finally:
             gateway.stop()
             server.stop()
 
-    json_reply = results["json-reply"]
-    report = {
-        "benchmark": "datagen",
-        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": machine(),
-        "load_average_1m_at_end": round(os.getloadavg()[0], 2),
-        "model": {"id": DEFAULT_MODEL, "chat_template_sha256": info.chat_template_sha256},
-        "backend": "local (gateway over HTTP)",
-        "samples_requested": samples,
-        "targets": {
-            "json_reply_verified_samples_from_smollm2_alone": {
-                "target": f">= {TARGET_SAMPLES}",
-                "measured": (json_reply["auto_run"].get("train") or 0),
-                "pass": json_reply["reached_target"] and samples["json-reply"] >= TARGET_SAMPLES,
-            }
-        },
-        "skills": results,
-        "total_seconds": round(time.monotonic() - started, 1),
-    }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    import json
-
-    args.output.write_text(json.dumps(report, indent=2) + "\n")
-    chart(results, args.output.with_suffix(".png"))
-    print(f"wrote {args.output} and {args.output.with_suffix('.png')}")
     for name, figures in results.items():
         print(
             f"{name}: acceptance {figures['acceptance_rate_by_strategy']}, {figures['samples_per_minute']} samples/min, "
