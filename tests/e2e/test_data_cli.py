@@ -16,31 +16,9 @@ import pytest
 
 from tests.e2e.test_cli import CLI, ROOT, cli_env
 from tests.support.helpers import eventually
+from tests.support.skills import write_mini_skill
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-
-SKILL = """---
-name: mini-json
-description: Answers every question with one JSON object holding the answer. Use when the reply is read by a program.
----
-
-# Mini JSON
-
-Reply with one JSON object, `{"answer": "<short answer>"}`, and nothing else.
-"""
-
-RUBRIC = """criteria:
-  - id: answer-object
-    description: One object with a short string answer.
-    check:
-      kind: json_schema
-      json_schema:
-        type: object
-        properties:
-          answer: {type: string, minLength: 1, maxLength: 30}
-        required: [answer]
-        additionalProperties: false
-"""
 
 
 def env(state: Path, model: Path) -> dict[str, str]:
@@ -82,10 +60,7 @@ async def test_data_generate_follows_the_run_and_data_show_prints_it(
 ) -> None:
     state = tmp_path / "state"
     environ = env(state, tiny_model)
-    skill = tmp_path / "mini-json"
-    (skill / "evals").mkdir(parents=True)
-    (skill / "SKILL.md").write_text(SKILL)
-    (skill / "evals" / "rubric.yaml").write_text(RUBRIC)
+    skill = write_mini_skill(tmp_path)
 
     up = subprocess.Popen(
         [*CLI, "up"], cwd=ROOT, env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True

@@ -43,37 +43,9 @@ from skill_adapter.skillspec.bundle import from_directory, to_zip
 from skill_adapter.skillspec.rubric.grading import grade
 from tests.integration.inference.conftest import TINY, ServedGateway, gateway_settings, serve, stop
 from tests.support.helpers import eventually
+from tests.support.skills import write_mini_skill
 
 pytestmark = pytest.mark.integration
-
-MINI_SKILL = """---
-name: mini-json
-description: Answers every question with one JSON object holding the answer. Use when the reply is read by a program.
----
-
-# Mini JSON
-
-Reply with one JSON object, `{"answer": "<short answer>"}`, and nothing else.
-
-User: What is the capital of Italy?
-
-```
-{"answer": "Rome"}
-```
-"""
-
-MINI_RUBRIC = """criteria:
-  - id: answer-object
-    description: One object with a short string answer.
-    check:
-      kind: json_schema
-      json_schema:
-        type: object
-        properties:
-          answer: {type: string, minLength: 1, maxLength: 40}
-        required: [answer]
-        additionalProperties: false
-"""
 
 
 @pytest.fixture(scope="module")
@@ -127,11 +99,7 @@ class Generator:
 @pytest.fixture
 def mini_skill(tmp_path: Path) -> Path:
     """A short skill: the tiny model's byte-level tokenizer needs a prompt that fits 2048 tokens."""
-    folder = tmp_path / "mini-json"
-    (folder / "evals").mkdir(parents=True)
-    (folder / "SKILL.md").write_text(MINI_SKILL)
-    (folder / "evals" / "rubric.yaml").write_text(MINI_RUBRIC)
-    return folder
+    return write_mini_skill(tmp_path)
 
 
 @pytest.fixture
