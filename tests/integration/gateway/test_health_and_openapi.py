@@ -17,6 +17,7 @@ OPERATIONS = {
     ("/v1/models/{model}", "get"): "retrieveModel",
     ("/v1/chat/completions", "post"): "createChatCompletion",
     ("/v1/completions", "post"): "createCompletion",
+    ("/tokenize", "post"): "tokenize",
     ("/v1/skills", "post"): "createSkill",
     ("/v1/skills", "get"): "listSkills",
     ("/v1/skill_rejections", "get"): "listSkillRejections",
