@@ -27,6 +27,9 @@ from .log import get_logger
 
 log = get_logger(__name__)
 
+MAX_FILE_STORE = "1T"
+"""JetStream file storage the embedded server lets streams reserve (not what it uses)."""
+
 
 class NatsServerError(RuntimeError):
     pass
@@ -109,6 +112,11 @@ class EmbeddedNats:
                 "jetstream {",
                 f"  store_dir: {json.dumps(str(self.store_dir))}",
                 "  sync_interval: always",
+                # Streams and buckets reserve their max_bytes up front. Without a limit of its own
+                # the server allows 75% of the disk space free when it starts, so the same streams
+                # are refused on a fuller disk ("insufficient storage resources"); every stream
+                # still has its own max_bytes with discard=new.
+                f"  max_file_store: {MAX_FILE_STORE}",
                 "}",
                 "",
             ]
