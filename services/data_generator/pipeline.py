@@ -22,7 +22,6 @@ from skill_adapter.skillspec.document import Bundle, SkillDocument
 from skill_adapter.skillspec.evals import EvalSet
 
 from .artifact import ChatMessage, GrpoRecord, HeldoutRecord, SampleRecord
-from .dedupe import deduplicate
 from .inference import ChatClient, InferenceRefused, InferenceUnavailable
 from .judge import Judge
 from .paraphrase import paraphrase_instruction, parse_paraphrase
@@ -184,8 +183,11 @@ class Pipeline:
             *synthesized,
             *near_miss_prompts(skill.document, seed=command.seed, count=max(10, pool // 8)),
         ]
-        kept, self.duplicates = deduplicate(candidates, against=held)
-        splits = split(held, kept, seed=command.seed, validation_share=settings.datagen_validation_share)
+        # split drops (near-)duplicates, within the candidates and of held-out prompts, itself
+        splits = split(
+            held, candidates, seed=command.seed, validation_share=settings.datagen_validation_share
+        )
+        self.duplicates = splits.dropped
         everything = [*splits.train, *splits.validation, *splits.heldout]
         self.prompt_counts = dict(Counter(p.source for p in everything))
         return list(splits.train), list(splits.validation), list(splits.heldout)

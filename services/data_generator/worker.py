@@ -165,7 +165,7 @@ class Worker:
             sampler = Sampler(
                 base=clients["base"],
                 base_model=command.base_model,
-                system=_system_prompt(skill),
+                system=skill_system_prompt(skill.document),
                 max_tokens=reply_budget(skill.rubric, self.settings.datagen_max_tokens),
                 temperature=self.settings.datagen_temperature,
                 candidates=command.candidates or self.settings.datagen_candidates,
@@ -269,7 +269,3 @@ class Worker:
             ids = [staged.id]
         await self.runtime.outbox.publish(ids)
         log.info("dataset run finished", dataset=command.dataset_id, status=status)
-
-
-def _system_prompt(skill: LoadedSkill) -> str:
-    return skill_system_prompt(skill.document)
