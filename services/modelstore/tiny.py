@@ -63,8 +63,14 @@ def tiny_random_model(
     layers: int = 2,
     heads: int = 4,
     seed: int = 0,
+    initializer_range: float = 0.02,
 ) -> ModelInfo:
-    """Write a tiny Llama-architecture causal LM into ``path`` (created; must be empty if it exists)."""
+    """Write a tiny Llama-architecture causal LM into ``path`` (created; must be empty if it exists).
+
+    With the default ``initializer_range`` its next-token distribution is close to uniform;
+    a larger one (e.g. 0.3) gives it peaked, varied distributions, which training tests need
+    to see a learning signal move outputs within a few steps.
+    """
     import torch
     from transformers import AutoTokenizer, GenerationConfig, LlamaConfig, LlamaForCausalLM
 
@@ -97,6 +103,7 @@ def tiny_random_model(
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=eos,
         pad_token_id=pad,
+        initializer_range=initializer_range,
     )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)

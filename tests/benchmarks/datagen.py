@@ -47,6 +47,9 @@ from .serve import CACHE_DIR, Gateway, machine
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "services" / "cli" / "example_skills"
 DEFAULT_OUTPUT = ROOT / "tests" / "benchmarks" / "results" / "datagen.json"
+DATASETS_DIR = CACHE_DIR.parent / "datasets"
+"""Each skill's auto-run dataset is kept here (``<skill>/``, the datasets bucket's layout) for
+the training benchmark (``python -m tests.benchmarks.train``)."""
 SKILLS = ("json-reply", "commit-message", "status-report")
 TARGET_SAMPLES = 200
 
@@ -103,6 +106,8 @@ async def run_one(
     started = time.monotonic()
     try:
         dataset = await Pipeline(settings, command, skill, sampler, None, Progress(label)).run()
+        if strategy == "auto":
+            keep_dataset(DATASETS_DIR / skill.document.name, label, dataset)
         outcome: dict[str, Any] = {
             "ok": True,
             "train": len(dataset.train),
@@ -120,6 +125,38 @@ async def run_one(
         await client.aclose()
     outcome["seconds"] = round(time.monotonic() - started, 1)
     return outcome
+
+
+def keep_dataset(folder: Path, dataset_id: str, dataset: Any) -> None:
+    """The dataset's files and a manifest listing them with their digests (what the trainer checks)."""
+    import hashlib
+    import shutil
+
+    from skill_adapter.data_generator.artifact import entry, to_jsonl
+
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    files = []
+    for role, records in (
+        ("train", dataset.train),
+        ("validation", dataset.validation),
+        ("heldout", dataset.heldout),
+        ("grpo", dataset.grpo),
+    ):
+        data = to_jsonl(records)
+        (folder / f"{role}.jsonl").write_bytes(data)
+        files.append(entry(f"{dataset_id}/{role}.jsonl", role, data, records).model_dump())
+    manifest = {
+        "dataset_id": dataset_id,
+        "max_length": dataset.max_length,
+        "counts": {f["role"]: f["records"] for f in files},
+        "stats": dataset.stats.model_dump(mode="json"),
+        "files": files,
+    }
+    data = json.dumps(manifest, indent=2).encode()
+    (folder / "manifest.json").write_bytes(data)
+    (folder / "manifest.sha256").write_text(hashlib.sha256(data).hexdigest() + "\n")
+    print(f"kept the dataset in {folder}", flush=True)
 
 
 def acceptance(outcome: dict[str, Any]) -> dict[str, float]:
