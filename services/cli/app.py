@@ -39,6 +39,7 @@ from .keys import keys_app
 from .registry import SERVICES, ServiceEntry, parse_extra
 from .skills import skills_app
 from .supervisor import Supervisor
+from .train import train
 
 app = typer.Typer(
     name="skill-adapter",
@@ -359,6 +360,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(skills_app, name="skills")
 app.add_typer(keys_app, name="keys")
 app.add_typer(data_app, name="data")
+app.command("train")(train)
 
 
 @db_app.command("upgrade")
