@@ -49,8 +49,10 @@ from .rubric import (
 from .serving import AdapterPromoted, AdapterRegistered, AdapterRetired
 from .skills import MODE_HEADER, IngestSkill, SkillFile, SkillParsed, SkillRejected, ingest_event_id
 from .streams import (
+    ADAPTERS_BUCKET,
     ADVISORIES,
     BUCKETS,
+    CHECKPOINTS_BUCKET,
     DATASETS_BUCKET,
     DEADLETTER,
     SKILL_VERSIONS_BUCKET,
@@ -76,8 +78,10 @@ from .training import (
 )
 
 __all__ = [
+    "ADAPTERS_BUCKET",
     "ADVISORIES",
     "BUCKETS",
+    "CHECKPOINTS_BUCKET",
     "CONTEXTS",
     "DATASETS_BUCKET",
     "DEADLETTER",

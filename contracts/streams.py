@@ -139,5 +139,24 @@ DATASETS_BUCKET = BucketSpec(
     max_bytes=5 * GIB,
 )
 
-BUCKETS: tuple[BucketSpec, ...] = (SKILLS_BUCKET, SKILL_VERSIONS_BUCKET, DATASETS_BUCKET)
-"""Object Store buckets; later stages add datasets, adapters and reports."""
+CHECKPOINTS_BUCKET = BucketSpec(
+    name="training-checkpoints",
+    description="Training checkpoints, <job_id>/<phase>-<step:06d>[-final].zip; the trainer keeps the "
+    "last few, the best and each phase's final one.",
+    max_bytes=50 * GIB,
+)
+
+ADAPTERS_BUCKET = BucketSpec(
+    name="adapters",
+    description="Trained PEFT adapters, <adapter_id>.zip (adapter, manifest and training record).",
+    max_bytes=20 * GIB,
+)
+
+BUCKETS: tuple[BucketSpec, ...] = (
+    SKILLS_BUCKET,
+    SKILL_VERSIONS_BUCKET,
+    DATASETS_BUCKET,
+    CHECKPOINTS_BUCKET,
+    ADAPTERS_BUCKET,
+)
+"""Object Store buckets; later stages add reports."""

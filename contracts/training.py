@@ -64,6 +64,12 @@ class JobStarted(Event, subject="training.evt.job.started.v1"):
     worker_id: str
     device: str
     resumed_from_step: int | None = Field(default=None, ge=0)
+    resumed_from_phase: Literal["sft", "grpo"] | None = Field(
+        default=None, description="Phase of the checkpoint the job resumed from."
+    )
+    hyperparameters: dict[str, Hyperparameter] = Field(
+        default_factory=dict, description="Every value the run uses, 'auto' ones resolved."
+    )
 
 
 class JobProgress(Event, subject="training.evt.job.progress.v1"):
@@ -86,6 +92,10 @@ class JobCheckpointed(Event, subject="training.evt.job.checkpoint.v1"):
     object_name: str
     digest: Sha256Hex
     metrics: dict[str, float] = Field(default_factory=dict)
+    phase: Literal["sft", "grpo"] | None = Field(
+        default=None, description="Training phase; steps count from 0 again in each phase."
+    )
+    final: bool = Field(default=False, description="The last checkpoint of its phase.")
 
 
 class JobPaused(Event, subject="training.evt.job.paused.v1"):
@@ -97,6 +107,9 @@ class JobSucceeded(Event, subject="training.evt.job.succeeded.v1"):
     job_id: str
     adapter_object: str
     adapter_digest: Sha256Hex
+    adapter_id: str | None = Field(
+        default=None, description="Model id the adapter is registered (and served) under."
+    )
     trained_tokens: int = Field(default=0, ge=0)
     metrics: dict[str, float] = Field(default_factory=dict)
 

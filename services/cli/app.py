@@ -368,6 +368,7 @@ def db_upgrade() -> None:
     """Apply every migration: the runtime's and each service's (SQLite in the state dir, or DATABASE_URL)."""
     from skill_adapter.gateway.models import MIGRATIONS as GATEWAY
     from skill_adapter.skill_parser.service import MIGRATIONS as SKILL_PARSER
+    from skill_adapter.trainer.models import MIGRATIONS as TRAINER
 
     settings = _settings(quiet=True)
     url = settings.resolved_database_url()
@@ -376,7 +377,7 @@ def db_upgrade() -> None:
         engine = db.create_engine(url)
         try:
             await db.migrate(engine)
-            for migrations in (SKILL_PARSER, GATEWAY):
+            for migrations in (SKILL_PARSER, GATEWAY, TRAINER):
                 await db.migrate(engine, migrations.script_location, migrations.version_table)
         finally:
             await engine.dispose()

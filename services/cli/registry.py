@@ -31,6 +31,7 @@ class ServiceEntry:
 EXTRA_PROBES: dict[str, tuple[str, ...]] = {
     "gateway": ("litestar", "uvicorn"),
     "data-generator": ("httpx",),
+    "trainer": ("torch", "trl", "peft"),
 }
 
 
@@ -38,8 +39,9 @@ SERVICES: tuple[ServiceEntry, ...] = (
     ServiceEntry("skill-parser", "skill_adapter.skill_parser"),
     ServiceEntry("gateway", "skill_adapter.gateway", extra="gateway"),
     ServiceEntry("data-generator", "skill_adapter.data_generator", extra="data-generator"),
+    ServiceEntry("trainer", "skill_adapter.trainer", extra="trainer"),
 )
-"""The services that exist so far; trainer and evaluator join as they land."""
+"""The services that exist so far; the evaluator joins when it lands."""
 
 
 def parse_extra(spec: str) -> ServiceEntry:

@@ -4,7 +4,8 @@
 start-up, right after this replica handled a promotion or retirement (``poke``), and every
 ``adapter_sync_seconds`` so that replicas that did not handle the event (JetStream gave it to
 one of them) follow within a second too. Upstream backends are re-probed every
-``upstream_check_seconds``.
+``upstream_check_seconds``. A promoted adapter whose folder is not in ``adapters_dir`` yet is
+fetched from the ``adapters`` bucket first (``materialize``) and served once it is there.
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from skill_adapter.runtime.log import get_logger
+from skill_adapter.runtime.objects import Objects
 
 from .adapters import AdapterRegistry
 from .inference.backend import AdapterSpec, Backend
 from .inference.router import Router, build_backends
+from .materialize import Materializer
 from .models import AdapterRow
 from .settings import GatewaySettings
 
@@ -66,12 +69,14 @@ class InferencePlane:
         settings: GatewaySettings,
         sessions: async_sessionmaker[AsyncSession],
         backends: list[Backend] | None = None,
+        objects: Objects | None = None,
     ) -> None:
         self.settings = settings
         self.router = Router(backends if backends is not None else build_backends(settings))
         self._sessions = sessions
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self.materializer = Materializer(objects, self.poke) if objects is not None else None
 
     async def start(self) -> None:
         await self.router.start()
@@ -86,6 +91,8 @@ class InferencePlane:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self.materializer is not None:
+            await self.materializer.aclose()
         await self.router.aclose()
 
     def poke(self) -> None:
@@ -96,8 +103,19 @@ class InferencePlane:
         async with self._sessions() as session:
             rows = await AdapterRegistry(session).promoted()
         adapters_dir = self.settings.resolved_adapters_dir()
-        specs = [spec for row in rows if (spec := adapter_spec(row, adapters_dir)) is not None]
+        specs = [
+            spec
+            for row in rows
+            if self._on_disk(row, adapters_dir) and (spec := adapter_spec(row, adapters_dir)) is not None
+        ]
         await self.router.sync_adapters(specs)
+
+    def _on_disk(self, row: AdapterRow, adapters_dir: Path) -> bool:
+        """Whether the adapter's folder is there to serve (if not, it is being fetched)."""
+        folder = adapter_folder(adapters_dir, row.adapter_id)
+        if folder is None or self.materializer is None:
+            return True  # adapter_spec reports a bad id; without a bucket, the folder is what there is
+        return self.materializer.ready(row, folder)
 
     async def _sync_loop(self) -> None:
         while True:

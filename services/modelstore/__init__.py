@@ -14,6 +14,7 @@ from .adapters import (
     read_adapter_manifest,
     write_adapter_manifest,
 )
+from .archive import UnsafeArchive, pack_folder, unpack_archive
 from .embedded import ALIASES, DEFAULT_MODEL, MODEL_MANIFEST, ModelManifest, find_embedded_gguf, read_manifest
 from .errors import ConversionFailed, ModelNotFound, ModelStoreError
 from .info import ModelInfo, Source, describe_model
@@ -44,16 +45,19 @@ __all__ = [
     "Problem",
     "ProblemCode",
     "Source",
+    "UnsafeArchive",
     "canonical_model_ref",
     "chat_template_hash",
     "describe_model",
     "find_embedded_gguf",
     "load_causal_lm",
+    "pack_folder",
     "preflight_adapter",
     "read_adapter_manifest",
     "read_chat_template",
     "read_manifest",
     "same_model",
     "tiny_random_model",
+    "unpack_archive",
     "write_adapter_manifest",
 ]

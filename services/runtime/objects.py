@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from nats.js import JetStreamContext, api
 from nats.js.errors import BucketNotFoundError, NotFoundError, ObjectNotFoundError
@@ -97,6 +98,45 @@ class Objects:
         info = await (await self.store(bucket)).put(name, data, meta=meta)
         digest = hashlib.sha256(data).hexdigest()
         return StoredObject(bucket, name, info.size or len(data), digest, dict(headers or {}), info.nuid)
+
+    async def put_file(
+        self, bucket: str, name: str, path: Path, headers: dict[str, str] | None = None
+    ) -> StoredObject:
+        """Stream the file at ``path`` into the bucket (chunk by chunk: a checkpoint of gigabytes
+        is never held in memory)."""
+        meta = api.ObjectMeta(name=name, headers={k: [v] for k, v in (headers or {}).items()} or None)
+        store = await self.store(bucket)
+        with Path(path).open("rb") as handle:  # noqa: ASYNC230 - the client reads it in an executor
+            info = await store.put(name, handle, meta=meta)
+        return StoredObject(bucket, name, info.size or 0, hex_digest(info), dict(headers or {}), info.nuid)
+
+    async def get_file(self, bucket: str, name: str, path: Path) -> StoredObject:
+        """Stream an object into ``path`` (replaced); the client checks the stored digest as it goes."""
+        store = await self.store(bucket)
+        try:
+            info = await store.get_info(name)
+        except ObjectNotFoundError as exc:
+            raise ObjectMissing(f"{bucket}/{name} does not exist") from exc
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with path.open("wb") as handle:  # noqa: ASYNC230 - the client writes it in an executor
+                await store.get(name, writeinto=handle)
+        except ObjectNotFoundError as exc:
+            path.unlink(missing_ok=True)
+            raise ObjectMissing(f"{bucket}/{name} does not exist") from exc
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        return stored(bucket, info)
+
+    async def delete(self, bucket: str, name: str) -> bool:
+        """Delete an object; ``False`` when there was none."""
+        try:
+            await (await self.store(bucket)).delete(name)
+        except ObjectNotFoundError:
+            return False
+        return True
 
     async def get(self, bucket: str, name: str) -> bytes:
         try:

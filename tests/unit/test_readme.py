@@ -14,6 +14,7 @@ from skill_adapter.data_generator.settings import DataGeneratorSettings
 from skill_adapter.gateway.settings import GatewaySettings
 from skill_adapter.runtime.settings import RuntimeSettings
 from skill_adapter.skill_parser.settings import SkillParserSettings
+from skill_adapter.trainer.settings import TrainerSettings
 
 pytestmark = pytest.mark.unit
 
@@ -46,7 +47,7 @@ def test_subject_table_matches_the_contracts() -> None:
 
 @pytest.mark.parametrize(
     "settings_class",
-    [RuntimeSettings, SkillParserSettings, GatewaySettings, DataGeneratorSettings],
+    [RuntimeSettings, SkillParserSettings, GatewaySettings, DataGeneratorSettings, TrainerSettings],
     ids=lambda c: c.__name__,
 )
 def test_configuration_table_lists_every_setting(settings_class: type) -> None:
