@@ -63,6 +63,22 @@ class LocalBackendConfig(_BackendConfig):
     )
     device: str = Field(default="cpu", description="torch device, e.g. `cpu` or `cuda:0`.")
     dtype: str | None = Field(default=None, description="torch dtype name; default the model store's.")
+    max_batch_rows: int = Field(
+        default=16,
+        ge=1,
+        le=256,
+        description="Rows (choices) decoded together per model, in one forward pass per token; "
+        "1 decodes one prompt at a time. A request with more choices runs alone.",
+    )
+    prefix_cache_tokens: int = Field(
+        default=4096,
+        ge=0,
+        description="Prompt tokens whose KV cache is kept per model, so a prompt that starts like a "
+        "recent one prefills only the rest; 0 turns the prefix cache off.",
+    )
+    prefix_min_tokens: int = Field(
+        default=32, ge=1, description="Shortest shared prompt prefix the prefix cache reuses."
+    )
 
     def served(self, default_model: str) -> list[ServedModel]:
         models = self.models or [default_model]
@@ -107,6 +123,14 @@ class GatewaySettings(RuntimeSettings):
     key_touch_interval: float = Field(
         default=60.0, ge=0, description="Seconds between writes of an API key's last use."
     )
+    key_cache_size: int = Field(
+        default=1024,
+        ge=0,
+        description=(
+            "Verified API keys remembered per process while the database is unchanged (SQLite only: "
+            "a revocation by any process is still refused at once); 0 reads the key on every request."
+        ),
+    )
     health_timeout: float = Field(default=2.0, gt=0, description="Seconds each health probe may take.")
 
     # -- inference plane ----------------------------------------------------------------
@@ -128,7 +152,7 @@ class GatewaySettings(RuntimeSettings):
         default=1,
         ge=1,
         le=64,
-        description="Local engine: generations running at once (one per model at most).",
+        description="Local engine: models computing at once (each one decodes all its requests in one batch).",
     )
     max_queued_generations: int = Field(
         default=64, ge=0, description="Local engine: requests waiting for a turn before answering 503."

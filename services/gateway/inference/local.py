@@ -1,13 +1,14 @@
 """The ``local`` backend: transformers + PEFT in the gateway process.
 
 Each base model is loaded once through the model store (in the background at start-up; a
-request for a model still loading waits for it). Promoted adapters are loaded onto their base
-with PEFT (``load_adapter``) and chosen per request with ``set_adapter``, or switched off with
-``disable_adapter()`` for the base itself, so adapters come and go without reloading the base.
-Generation runs in worker threads through the ``Scheduler`` (one generation per model at a
-time, bounded concurrency and queue), and stops when the client goes away. A request's output
-constraint (structured outputs) is compiled in a worker thread before its generation is queued,
-so an invalid schema or regex is a plain 400.
+request for a model still loading waits for it) and gets its own ``ModelEngine``: a thread
+that decodes every request on that model in one continuously batched loop (``scheduler.py``),
+rows of the base and of its adapters together, with a prefix cache of recent prompts; a
+client that goes away leaves the batch at the next step. Promoted adapters are loaded onto
+their base with PEFT (``load_adapter``) on the engine's thread between two steps, so adapters
+come and go without reloading the base and without racing a forward pass. A request's output
+constraint (structured outputs) is compiled in a worker thread before it is queued, so an
+invalid schema or regex is a plain 400.
 
 torch, transformers and peft are imported only inside the functions that use them (and by
 the model store), so the gateway imports and runs without them; a local backend then reports
@@ -19,8 +20,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import threading
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
 import anyio
@@ -39,7 +41,7 @@ from ..errors import ModelNotFound, ModelUnavailable
 from ..settings import GatewaySettings, LocalBackendConfig, ServedModel
 from .backend import OWNED_BY, AdapterSpec, Cancellation, ChunkStream, Result
 from .constraints import Constraint, constraint_of
-from .engine import Cancelled, Delta, EngineStats, SamplingParams, generate
+from .engine import Delta, EngineStats, SamplingParams
 from .grammar import Grammar
 from .local_model import (
     LoadedAdapter,
@@ -59,7 +61,7 @@ from .prompts import (
     sampling_params,
 )
 from .responses import Header, chat_chunks, completion_chunks, completion_id, whole_chat, whole_completion
-from .scheduler import Scheduler
+from .scheduler import ModelEngine, Request
 
 log = get_logger(__name__)
 
@@ -72,6 +74,7 @@ class BaseSlot:
     served: ServedModel
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     loaded: LoadedModel | None = None
+    engine: ModelEngine | None = None
     error: str | None = None
 
 
@@ -80,48 +83,6 @@ class AdapterFailure:
     reason: str
     attempts: int
     retry_at: float
-
-
-def run_generation(
-    loaded: LoadedModel,
-    adapter: str | None,
-    prompts: Sequence[list[int]],
-    params: SamplingParams,
-    stats: EngineStats,
-    emit: Callable[[list[Delta]], None],
-    cancel: Cancellation,
-    grammar: Grammar | None = None,
-) -> None:
-    """The job a worker thread runs: every prompt in turn, n choices each."""
-    if adapter is not None:
-        loaded.peft.set_adapter(adapter)
-        target, scope = loaded.peft, contextlib.nullcontext()
-    elif loaded.peft is not None:
-        target, scope = loaded.peft, loaded.peft.disable_adapter()
-    else:
-        target, scope = loaded.model, contextlib.nullcontext()
-    stats.started()
-    cancelled = False
-    try:
-        with scope:
-            for number, prompt_ids in enumerate(prompts):
-                generate(
-                    target,
-                    loaded.tokenizer,
-                    prompt_ids,
-                    params,
-                    eos_ids=loaded.eos_ids,
-                    emit=emit,
-                    cancel=lambda: cancel.cancelled,
-                    stats=stats,
-                    index_offset=number * params.n,
-                    grammar=grammar,
-                )
-    except Cancelled:
-        cancelled = True
-        log.info("generation cancelled: the client went away", model=loaded.served.id, adapter=adapter)
-    finally:
-        stats.ended(cancelled=cancelled)
 
 
 class LocalBackend:
@@ -135,7 +96,7 @@ class LocalBackend:
         self._slots = {served.id: BaseSlot(served) for served in config.served(settings.default_model)}
         self._adapters: dict[str, tuple[str, LoadedAdapter]] = {}  # adapter id -> (base id, adapter)
         self._failures: dict[str, AdapterFailure] = {}
-        self._scheduler = Scheduler(settings.max_concurrent_generations, settings.max_queued_generations)
+        self._gate = threading.Semaphore(settings.max_concurrent_generations)  # models computing at once
         self._loader: asyncio.Task[None] | None = None
         self._sync_lock = asyncio.Lock()
 
@@ -150,6 +111,14 @@ class LocalBackend:
                 await prepare_in_subprocess(self.settings, slot.served.location)
                 slot.loaded = await anyio.to_thread.run_sync(
                     load_base, self.settings, self.config, slot.served
+                )
+                slot.engine = ModelEngine(
+                    slot.loaded,
+                    self.stats,
+                    max_rows=self.config.max_batch_rows,
+                    gate=self._gate,
+                    prefix_cache_tokens=self.config.prefix_cache_tokens,
+                    prefix_min_tokens=self.config.prefix_min_tokens,
                 )
             except ImportError as exc:
                 slot.error = f"cannot load {slot.served.location}: {exc}; {LOCAL_EXTRA}"
@@ -168,9 +137,13 @@ class LocalBackend:
             self._loader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._loader
-        await self._scheduler.aclose()
+        engines = [slot.engine for slot in self._slots.values() if slot.engine is not None]
+        for engine in engines:
+            engine.stop()  # every request ends (cancelled) once the current step is done
+        for engine in engines:
+            await anyio.to_thread.run_sync(engine.join)
         for slot in self._slots.values():
-            slot.loaded = None
+            slot.loaded, slot.engine = None, None
         self._adapters.clear()
 
     # -- what is served -----------------------------------------------------------------
@@ -207,19 +180,20 @@ class LocalBackend:
     def serves(self, model_id: str) -> bool:
         return model_id in self._slots or model_id in self._adapters
 
-    async def _target(self, model_id: str) -> tuple[LoadedModel, str | None]:
-        """The loaded model (and PEFT adapter name) for ``model_id``, waiting while it loads."""
+    async def _target(self, model_id: str) -> tuple[LoadedModel, LoadedAdapter | None]:
+        """The loaded model (and adapter) for ``model_id``, waiting while it loads."""
+        adapter: LoadedAdapter | None = None
         if model_id in self._adapters:
             base_id, adapter = self._adapters[model_id]
-            slot, adapter_name = self._slots[base_id], adapter.name
+            slot = self._slots[base_id]
         elif model_id in self._slots:
-            slot, adapter_name = self._slots[model_id], None
+            slot = self._slots[model_id]
         else:
             raise ModelNotFound(model_id)
         await slot.ready.wait()
         if slot.loaded is None:
             raise ModelUnavailable(f"The model `{model_id}` is not available: {slot.error}")
-        return slot.loaded, adapter_name
+        return slot.loaded, adapter
 
     async def tokenize(self, request: TokenizeRequest) -> TokenizeResponse:
         """Tokens of a conversation (through the chat template) or of a raw prompt."""
@@ -303,17 +277,31 @@ class LocalBackend:
     def _submit(
         self,
         loaded: LoadedModel,
-        adapter: str | None,
+        adapter: LoadedAdapter | None,
         prompts: list[list[int]],
         params: SamplingParams,
         cancel: Cancellation,
         grammar: Grammar | None = None,
     ) -> AsyncIterator[list[Delta]]:
-        def work(emit: Callable[[list[Delta]], None], cancel: Cancellation) -> None:
-            run_generation(loaded, adapter, prompts, params, self.stats, emit, cancel, grammar)
+        """Queue the request on its model's engine (503 when too many wait); its deltas."""
+        engine = self._engine(loaded)
+        request = Request(
+            prompts,
+            params,
+            cancel,
+            adapter=adapter.name if adapter else None,
+            group="" if adapter is None or adapter.mixable else adapter.name,
+            grammar=grammar,
+        )
+        elsewhere = sum(s.engine.queued for s in self._slots.values() if s.engine not in (None, engine))
+        engine.submit(request, max_queued=self.settings.max_queued_generations, queued_elsewhere=elsewhere)
+        return request.items()
 
-        job = self._scheduler.submit(loaded.lock, work, cancel)
-        return job.items()
+    def _engine(self, loaded: LoadedModel) -> ModelEngine:
+        engine = self._slots[loaded.served.id].engine
+        if engine is None:
+            raise ModelUnavailable(f"The model `{loaded.served.id}` is not available.")
+        return engine
 
     # -- adapters -----------------------------------------------------------------------
     def _base_for(self, spec: AdapterSpec) -> BaseSlot | None:
@@ -352,9 +340,14 @@ class LocalBackend:
             problems = await anyio.to_thread.run_sync(preflight, spec, loaded)
             if problems:
                 raise ValueError("; ".join(problems))
-            async with loaded.lock:
-                await anyio.to_thread.run_sync(attach_adapter, loaded, adapter)
-                loaded.adapters[spec.adapter_id] = adapter
+            engine = self._engine(loaded)
+
+            def attach() -> None:
+                attach_adapter(loaded, adapter)
+                engine.prefixes.invalidate(adapter.name)  # the same id may come back with new weights
+
+            await engine.call(attach)
+            loaded.adapters[spec.adapter_id] = adapter
         except Exception as exc:  # noqa: BLE001 - retried with backoff, visible in /health
             previous = self._failures.get(spec.adapter_id)
             attempts = previous.attempts + 1 if previous else 1
@@ -377,9 +370,8 @@ class LocalBackend:
         loaded = self._slots[base_id].loaded
         if loaded is None:
             return
-        async with loaded.lock:
-            await anyio.to_thread.run_sync(detach_adapter, loaded, adapter)
-            loaded.adapters.pop(adapter_id, None)
+        await self._engine(loaded).retire(adapter.name, lambda: detach_adapter(loaded, adapter))
+        loaded.adapters.pop(adapter_id, None)
         log.info("adapter unloaded", adapter=adapter_id, base=base_id)
 
     # -- health -------------------------------------------------------------------------

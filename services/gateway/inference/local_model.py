@@ -3,14 +3,18 @@
 Loading goes through the model store; the embedded model is converted once in a child process
 (``prepare_in_subprocess``). Adapters are attached with PEFT's ``load_adapter`` under a PEFT
 name derived from the adapter id (ids may hold dots, PEFT names may not), after the model
-store's serving preflight. torch, transformers and peft are imported inside the functions.
+store's serving preflight. ``forward_with`` picks how one forward pass serves rows of several
+adapters. torch, transformers and peft are imported inside the functions.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import sys
 import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,11 +27,16 @@ from .grammar import GrammarCompiler
 class LoadedAdapter:
     spec: AdapterSpec
     name: str  # the PEFT adapter name (ids may hold dots, PEFT names may not)
+    mixable: bool = True  # may share a forward pass with other adapters (see ``forward_with``)
 
 
 @dataclass
 class LoadedModel:
-    """A base model in memory and the adapters on it. Touched only under ``lock``."""
+    """A base model in memory and the adapters on it.
+
+    Once serving, its weights and PEFT state are touched only by its engine's thread (forward
+    passes; adapters are attached and detached there, between two steps).
+    """
 
     served: ServedModel
     info: Any
@@ -37,9 +46,11 @@ class LoadedModel:
     eos_ids: frozenset[int]
     created: int
     grammars: GrammarCompiler
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     peft: Any = None
     adapters: dict[str, LoadedAdapter] = field(default_factory=dict)
+    peft_mode: str | None = None
+    """What the PEFT layers are set for (``forward_with``): ``BASE``, an adapter, ``MIXED``;
+    ``None``: as PEFT left them (adapters enabled)."""
 
     def names(self) -> set[str]:
         return {
@@ -116,7 +127,19 @@ def load_base(settings: GatewaySettings, config: LocalBackendConfig, served: Ser
     )
 
 
+BASE = "__base__"  # PEFT's name for "no adapter" in a mixed batch
+MIXED = "mixed"
+
+
+def _enable_adapters(loaded: LoadedModel) -> None:
+    """Undo ``forward_with``'s base-only setting: the adapter layers as PEFT left them."""
+    if loaded.peft is not None and loaded.peft_mode == BASE:
+        loaded.peft.base_model.enable_adapter_layers()
+    loaded.peft_mode = None
+
+
 def attach_adapter(loaded: LoadedModel, adapter: LoadedAdapter) -> None:
+    _enable_adapters(loaded)
     if loaded.peft is None:
         from peft import PeftModel
 
@@ -126,9 +149,16 @@ def attach_adapter(loaded: LoadedModel, adapter: LoadedAdapter) -> None:
         loaded.peft.eval()
     else:
         loaded.peft.load_adapter(str(adapter.spec.path), adapter_name=adapter.name, is_trainable=False)
+    config = loaded.peft.peft_config[adapter.name]
+    adapter.mixable = (
+        getattr(config, "peft_type", None) == "LORA"  # a str enum
+        and not getattr(config, "use_dora", False)
+        and not getattr(config, "alora_invocation_tokens", None)
+    )
 
 
 def detach_adapter(loaded: LoadedModel, adapter: LoadedAdapter) -> None:
+    _enable_adapters(loaded)
     if loaded.peft is None:
         return
     if len(loaded.adapters) <= 1:
@@ -139,6 +169,48 @@ def detach_adapter(loaded: LoadedModel, adapter: LoadedAdapter) -> None:
             other = next(a.name for a in loaded.adapters.values() if a.name != adapter.name)
             loaded.peft.set_adapter(other)
         loaded.peft.delete_adapter(adapter.name)
+
+
+@contextmanager
+def forward_with(loaded: LoadedModel, adapters: Sequence[str | None]) -> Iterator[Callable[..., Any]]:
+    """The module to call for one forward pass whose rows use ``adapters`` (PEFT names, one per
+    row; ``None``: the base model). Called on the engine's thread only.
+
+    One adapter for every row is the plain PEFT forward (``set_adapter``; the base alone runs
+    with the adapter layers disabled, what ``disable_adapter()`` does), so a lone request
+    computes exactly what it did before batching. The setting is kept between steps and
+    changed only when the batch changes (``disable_adapter()`` itself costs milliseconds per
+    call: it inspects every layer). Rows of several adapters (the base included, as
+    ``"__base__"``) share one forward pass with PEFT's mixed-adapter batches
+    (``adapter_names=``): each LoRA layer runs the base weights over every row, then each
+    adapter's low-rank update over its own rows. That keeps the batch as large as the traffic
+    allows, where batching per adapter would split it and make adapters take turns. PEFT
+    refuses it for DoRA (and aLoRA needs offsets we do not compute), so such adapters are not
+    ``mixable``: the scheduler never puts them beside another adapter.
+    """
+    peft = loaded.peft
+    names = set(adapters)
+    if peft is None:
+        if names - {None}:
+            raise RuntimeError(f"adapters {sorted(n for n in names if n)} are not loaded")
+        yield loaded.model
+        return
+    if names == {None}:
+        if loaded.peft_mode != BASE:
+            peft.base_model.disable_adapter_layers()
+            loaded.peft_mode = BASE
+        yield peft
+        return
+    _enable_adapters(loaded)
+    if len(names) == 1:
+        (name,) = names
+        if peft.active_adapter != name:
+            peft.set_adapter(name, inference_mode=True)
+        loaded.peft_mode = name
+        yield peft
+    else:
+        loaded.peft_mode = MIXED
+        yield functools.partial(peft, adapter_names=[name or BASE for name in adapters])
 
 
 VLLM_ONLY_PROBLEMS = frozenset(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -30,6 +29,7 @@ pytest.importorskip("llguidance", reason="structured outputs need llguidance (th
 from skill_adapter.gateway.inference.engine import Delta, EngineStats, SamplingParams, generate  # noqa: E402
 from skill_adapter.gateway.inference.grammar import GrammarCompiler  # noqa: E402
 from skill_adapter.modelstore.tiny import byte_level_tokenizer  # noqa: E402
+from tests.unit.gateway.fake_lm import NoiseLM  # noqa: E402
 
 pytestmark = pytest.mark.unit
 
@@ -201,21 +201,6 @@ def test_the_mask_leaves_only_what_the_grammar_allows(compiler: GrammarCompiler,
 
 
 # -- decoding -----------------------------------------------------------------------------------
-
-
-class NoiseLM(torch.nn.Module):  # type: ignore[misc]
-    """A "language model" whose next-token logits are seeded noise (the same for a position)."""
-
-    def __init__(self, vocab: int) -> None:
-        super().__init__()
-        self.vocab = vocab
-        self.anchor = torch.nn.Parameter(torch.zeros(1))
-
-    def forward(self, input_ids: Any, past_key_values: Any = None, use_cache: bool = True) -> Any:
-        seen = (past_key_values or 0) + input_ids.shape[1]
-        noise = torch.Generator().manual_seed(seen)
-        logits = torch.randn((input_ids.shape[0], input_ids.shape[1], self.vocab), generator=noise) * 3
-        return SimpleNamespace(logits=logits, past_key_values=seen)
 
 
 def run(
