@@ -47,9 +47,13 @@ class ApiKeyMiddleware(AbstractAuthenticationMiddleware):
 
 
 def requires(scope: Scope) -> Guard:
-    """A guard letting through only keys with ``scope`` (or ``admin``)."""
+    """A guard letting through only keys with ``scope`` (or ``admin``).
 
-    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    It is a coroutine function because Litestar runs a plain function guard in its thread pool,
+    which cost a thread round trip (about 0.1 ms, more under load) on every request.
+    """
+
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         key = connection.user
         if not isinstance(key, ApiKey) or not key.allows(scope):
             raise PermissionDeniedException(

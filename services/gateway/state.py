@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from skill_adapter.runtime import ServiceRuntime
 
 from .errors import ServiceUnavailable
-from .keys import KeyStore
+from .keys import KeyStore, sqlite_changes
 from .ratelimit import RateLimiter
 from .serving import InferencePlane
 from .settings import GatewaySettings
@@ -37,12 +37,20 @@ class GatewayState:
     async def attach(self, runtime: ServiceRuntime) -> AsyncIterator[GatewayState]:
         """The ``Service`` setup hook: expose ``runtime`` while the service runs."""
         self._runtime = runtime
-        self._keys = KeyStore(runtime.sessions, touch_interval=self.settings.key_touch_interval)
+        changes = sqlite_changes(runtime.engine) if self.settings.key_cache_size > 0 else None
+        self._keys = KeyStore(
+            runtime.sessions,
+            touch_interval=self.settings.key_touch_interval,
+            changes=changes,
+            cache_size=self.settings.key_cache_size,
+        )
         try:
             yield self
         finally:
             self._runtime = None
             self._keys = None
+            if changes is not None:
+                changes.close()
 
     @property
     def runtime(self) -> ServiceRuntime:
@@ -63,7 +71,7 @@ class GatewayState:
     @asynccontextmanager
     async def serve_models(self) -> AsyncIterator[InferencePlane]:
         """Start the inference plane (after the runtime: it reads the adapter registry)."""
-        plane = InferencePlane(self.settings, self.runtime.sessions)
+        plane = InferencePlane(self.settings, self.runtime.sessions, objects=self.runtime.objects)
         await plane.start()
         self._inference = plane
         try:
