@@ -40,7 +40,9 @@ async def test_train_a_dataset_and_a_skill_folder_and_refuse_bad_hyperparameters
     environ = env(tmp_path / "state", tiny_model)
     # served under its path: the id the gateway routes is the one the trainer loads
     model = str(tiny_model)
-    environ["SKILL_ADAPTER_BACKENDS"] = json.dumps([{"kind": "local", "models": [{"id": model, "source": model}]}])
+    environ["SKILL_ADAPTER_BACKENDS"] = json.dumps(
+        [{"kind": "local", "models": [{"id": model, "source": model}]}]
+    )
     skill = write_mini_skill(tmp_path)
     up = subprocess.Popen(
         [*CLI, "up"], cwd=ROOT, env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True

@@ -12,7 +12,13 @@ pytestmark = pytest.mark.unit
 
 def test_values_are_numbers_booleans_or_words() -> None:
     assert parse_hyperparameters(
-        ["lora_r=32", "learning_rate=1e-4", "gradient_checkpointing=true", "lr_scheduler=linear", "n_epochs=auto"]
+        [
+            "lora_r=32",
+            "learning_rate=1e-4",
+            "gradient_checkpointing=true",
+            "lr_scheduler=linear",
+            "n_epochs=auto",
+        ]
     ) == {
         "lora_r": 32,
         "learning_rate": 1e-4,
