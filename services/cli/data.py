@@ -8,8 +8,8 @@ outcome). The data-generator must be running (``skill-adapter up``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,7 +18,6 @@ import nats
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from skill_adapter.contracts import (
@@ -35,6 +34,7 @@ from skill_adapter.runtime.objects import ObjectMissing, Objects, ensure_bucket
 from skill_adapter.runtime.publisher import Publisher
 from skill_adapter.runtime.settings import RuntimeSettings
 
+from .follow import FollowTimeout, follow
 from .skills import _analyze, _push, report
 
 data_app = typer.Typer(
@@ -179,41 +179,29 @@ async def _generate(
 
 
 async def _follow(events: asyncio.Queue[Any], wait: float) -> DatasetGenerated | DatasetFailed:
-    deadline = time.monotonic() + wait
-    heard = False
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    ) as bar:
-        task = bar.add_task("waiting for the data-generator", total=None)
-        while True:
-            timeout = min(deadline - time.monotonic(), 15.0)
-            if timeout <= 0:
-                raise CliError(
-                    f"no outcome within {wait:.0f}s; the run goes on (see `skill-adapter data show`)"
-                )
-            try:
-                event = await asyncio.wait_for(events.get(), timeout)
-            except TimeoutError:
-                if not heard:
+    stream = follow(
+        events,
+        wait,
+        console,
+        waiting="waiting for the data-generator",
+        silent="no answer yet: is the data-generator running (`skill-adapter up`)?",
+    )
+    try:
+        async with contextlib.aclosing(stream):
+            async for bar, task, event in stream:
+                if isinstance(event, DatasetProgress):
+                    accepted = f", {event.accepted} verified" if event.accepted is not None else ""
                     bar.update(
-                        task, description="no answer yet: is the data-generator running (`skill-adapter up`)?"
+                        task,
+                        description=f"{event.stage}{accepted}",
+                        completed=event.done,
+                        total=event.total or None,
                     )
-                continue
-            heard = True
-            if isinstance(event, DatasetProgress):
-                accepted = f", {event.accepted} verified" if event.accepted is not None else ""
-                bar.update(
-                    task,
-                    description=f"{event.stage}{accepted}",
-                    completed=event.done,
-                    total=event.total or None,
-                )
-                continue
-            return event
+                    continue
+                return event
+    except FollowTimeout as exc:
+        raise CliError(f"{exc}; the run goes on (see `skill-adapter data show`)") from exc
+    raise CliError("the event stream ended")
 
 
 def _summary(event: DatasetGenerated) -> Table:

@@ -15,9 +15,9 @@ promoted. The data-generator and trainer must be running (``skill-adapter up``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -25,7 +25,6 @@ from typing import Annotated, Any
 import nats
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from skill_adapter.contracts import (
     DATASETS_BUCKET,
@@ -46,6 +45,7 @@ from skill_adapter.runtime.publisher import Publisher
 from skill_adapter.runtime.settings import RuntimeSettings
 
 from .data import DEFAULT_MODEL, CliError, _generate, _summary, console, errors
+from .follow import FollowTimeout, follow
 from .skills import _analyze, report
 
 METHODS = ("sft", "grpo", "sft+grpo")
@@ -251,52 +251,38 @@ def _describe(event: JobProgress) -> str:
 
 
 async def _follow(events: asyncio.Queue[Any], wait: float) -> tuple[Any, str | None]:
-    deadline = time.monotonic() + wait
-    heard = False
     adapter_id: str | None = None
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    ) as bar:
-        task = bar.add_task("waiting for the trainer", total=None)
-        while True:
-            timeout = min(deadline - time.monotonic(), 15.0)
-            if timeout <= 0:
-                raise CliError(
-                    f"no outcome within {wait:.0f}s; the job goes on (its events tell how it ends)"
-                )
-            try:
-                event = await asyncio.wait_for(events.get(), timeout)
-            except TimeoutError:
-                if not heard:
-                    bar.update(task, description="queued: is the trainer running (`skill-adapter up`)?")
-                continue
-            heard = True
-            if isinstance(event, JobStarted):
-                resumed = f", resumed from step {event.resumed_from_step}" if event.resumed_from_step else ""
-                bar.console.print(f"training on [bold]{event.device}[/] ({event.worker_id}){resumed}")
-                bar.update(task, description="loading the model and data")
-            elif isinstance(event, JobProgress):
-                bar.update(
-                    task, description=_describe(event), completed=event.step, total=event.total_steps or None
-                )
-            elif isinstance(event, JobCheckpointed):
-                bar.console.print(f"checkpoint at step {event.step} stored ({event.object_name})")
-            elif isinstance(event, AdapterRegistered):
-                adapter_id = event.adapter_id
-            elif isinstance(event, JobSucceeded):
-                # the registration is staged with the success: give it a moment to arrive
-                with_deadline = time.monotonic() + 5
-                while adapter_id is None and time.monotonic() < with_deadline:
-                    try:
-                        late = await asyncio.wait_for(events.get(), 0.5)
-                    except TimeoutError:
-                        continue
-                    if isinstance(late, AdapterRegistered):
-                        adapter_id = late.adapter_id
-                return event, adapter_id
-            else:
-                return event, adapter_id
+    stream = follow(
+        events,
+        wait,
+        console,
+        waiting="waiting for the trainer",
+        silent="queued: is the trainer running (`skill-adapter up`)?",
+    )
+    try:
+        async with contextlib.aclosing(stream):
+            async for bar, task, event in stream:
+                if isinstance(event, JobStarted):
+                    resumed = (
+                        f", resumed from step {event.resumed_from_step}" if event.resumed_from_step else ""
+                    )
+                    bar.console.print(f"training on [bold]{event.device}[/] ({event.worker_id}){resumed}")
+                    bar.update(task, description="loading the model and data")
+                elif isinstance(event, JobProgress):
+                    bar.update(
+                        task,
+                        description=_describe(event),
+                        completed=event.step,
+                        total=event.total_steps or None,
+                    )
+                elif isinstance(event, JobCheckpointed):
+                    bar.console.print(f"checkpoint at step {event.step} stored ({event.object_name})")
+                elif isinstance(event, AdapterRegistered):
+                    adapter_id = event.adapter_id
+                else:
+                    if isinstance(event, JobSucceeded):
+                        adapter_id = adapter_id or event.adapter_id
+                    return event, adapter_id
+    except FollowTimeout as exc:
+        raise CliError(f"{exc}; the job goes on (its events tell how it ends)") from exc
+    raise CliError("the event stream ended")
