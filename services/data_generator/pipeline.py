@@ -37,7 +37,7 @@ from .prompts import (
 from .settings import DataGeneratorSettings
 from .splits import split
 from .strategies import Candidate, Sampler, StrategyUnavailable, derived_seed, plan
-from .verify import FailureTally, Verdict, check_deterministic, verify
+from .verify import CONTENT, FailureTally, Verdict, check_deterministic, verify
 
 TOO_LONG = "max-length"
 """The pseudo-criterion of a verified reply whose sample is longer than ``max_length``."""
@@ -82,7 +82,7 @@ class _Counters:
     attempts: Counter[str] = field(default_factory=Counter)
     judged_on_form: Counter[str] = field(
         default_factory=Counter
-    )  # attempts at prompts without a content check
+    )  # candidates whose form was judged (see maybe_disable)
     accepted: Counter[str] = field(default_factory=Counter)
     kept: Counter[str] = field(default_factory=Counter)
     disabled: dict[str, str] = field(default_factory=dict)
@@ -295,12 +295,14 @@ class Pipeline:
         passing: list[tuple[Verdict, Candidate]] = []
         for candidate in candidates:
             self.counters.attempts[candidate.strategy] += 1
-            if not prompt.expected_content:
-                self.counters.judged_on_form[candidate.strategy] += 1
             if not candidate.text:
+                self.counters.judged_on_form[candidate.strategy] += 1
                 self.counters.tally.counts["empty-reply"] += 1
                 continue
             verdict = await verify(self.skill.rubric, prompt, candidate.text, self.judge)
+            if not prompt.expected_content or any(cid != CONTENT for cid in verdict.failed):
+                # a wrong form counts against the strategy whatever the prompt; wrong content alone not
+                self.counters.judged_on_form[candidate.strategy] += 1
             if verdict.passed:
                 self.counters.accepted[candidate.strategy] += 1
                 passing.append((verdict, candidate))
@@ -334,8 +336,9 @@ class Pipeline:
     def maybe_disable(self, strategy: str) -> None:
         """``auto`` stops spending time on a strategy that has produced nothing usable.
 
-        Only candidates for prompts without a content check count: a model that gets the
-        arithmetic of near-miss prompts wrong says nothing about the strategy's form."""
+        Candidates whose form was judged count: every candidate for a prompt without a content
+        check, and those that broke a rubric criterion for near-miss prompts; a model that only
+        gets the arithmetic of a near-miss prompt wrong says nothing about the strategy's form."""
         counters = self.counters
         if (
             self.command.strategy == "auto"

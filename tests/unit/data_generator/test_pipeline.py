@@ -253,3 +253,23 @@ async def test_a_teacher_rewords_some_prompts_and_garbage_rewordings_are_dropped
     ]
     assert paraphrase_requests
     assert 0 < dataset.stats.prompts.get("paraphrase", 0) < len(paraphrase_requests)
+
+
+async def test_auto_drops_a_strategy_whose_form_keeps_failing_even_on_near_miss_prompts() -> None:
+    """best_of_n runs only where guided failed, mostly near-miss prompts (content checks):
+    its candidates' broken JSON still counts against it, so auto stops paying for it."""
+    skill = load_example("json-reply")
+    fake = FakeOpenAI()
+    dataset = await Pipeline(
+        settings(datagen_grpo_probe_prompts=0),
+        command(num_samples=24),
+        skill,
+        sampler(skill, fake),
+        None,
+        Events(),
+    ).run()
+    best_of_n = dataset.stats.strategies["best_of_n"]
+    assert best_of_n.accepted == 0
+    assert best_of_n.disabled is not None and "0 of" in best_of_n.disabled
+    # at most one more request's candidates after the probe's 4 form-judged ones
+    assert best_of_n.attempts <= 4 + 3
