@@ -1,6 +1,6 @@
 """Training benchmark: our trainer against a plain TRL script, GRPO step time, and a full run.
 
-    python -m tests.benchmarks.train [--steps 20] [--rounds 3] [--grpo-steps 12] [--output tests/benchmarks/results/train.json]
+    python -m tests.benchmarks.train [--steps 20] [--rounds 3] [--grpo-steps 12] [--sft-steps N] [--output ...]
 
 Needs the JSON-reply dataset that ``python -m tests.benchmarks.datagen`` keeps in
 ``~/.cache/skill-adapter-bench/datasets/json-reply`` (or ``--dataset DIR``) and the embedded
@@ -245,7 +245,9 @@ class TimedHooks:
         return "run"
 
 
-def full_run(dataset: Path, digest: str, grpo_steps: int, work: Path) -> tuple[dict[str, Any], Path]:
+def full_run(
+    dataset: Path, digest: str, grpo_steps: int, work: Path, sft_steps: int | None = None
+) -> tuple[dict[str, Any], Path]:
     from skill_adapter.trainer.core import TrainSpec
     from skill_adapter.trainer.training import run_training
 
@@ -259,7 +261,7 @@ def full_run(dataset: Path, digest: str, grpo_steps: int, work: Path) -> tuple[d
         rubric=skill_rubric("json-reply"),
         method="sft+grpo",
         adapter_type="lora",
-        hyperparameters={"grpo_steps": grpo_steps},
+        hyperparameters={"grpo_steps": grpo_steps, **({"max_steps": sft_steps} if sft_steps else {})},
         seed=0,
         device="cpu",
         work_dir=work,
@@ -400,6 +402,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=20, help="SFT optimizer steps per throughput run")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved runs per arm")
     parser.add_argument("--grpo-steps", type=int, default=12, help="GRPO steps in the full run")
+    parser.add_argument(
+        "--sft-steps",
+        type=int,
+        default=None,
+        help="cap the full run's SFT steps (default: auto, ~100 on 200 samples)",
+    )
     parser.add_argument("--heldout", type=int, default=24, help="held-out prompts graded per arm")
     parser.add_argument("--skip-full", action="store_true", help="only the throughput comparison")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
@@ -479,7 +487,7 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
         with tempfile.TemporaryDirectory(prefix="train-bench-full-") as work:
-            full, adapter = full_run(args.dataset, digest, args.grpo_steps, Path(work))
+            full, adapter = full_run(args.dataset, digest, args.grpo_steps, Path(work), args.sft_steps)
             report["full_run"] = full
             report["grpo_step_seconds"] = full["grpo_step_seconds"]
             write()
