@@ -116,7 +116,11 @@ def sample_next(logits: Any, params: SamplingParams, generator: Any, counts: Any
     if params.top_p < 1.0:
         sorted_probs, order = torch.sort(probs, descending=True, dim=-1)
         before = torch.cumsum(sorted_probs, dim=-1) - sorted_probs
-        sorted_probs[before >= params.top_p] = 0.0  # keeps at least the most likely token
+        drop = before >= params.top_p
+        # The most likely token always stays: a top_p below float32's smallest positive value
+        # (1e-192 is valid JSON and valid for the API) compares equal to the 0.0 before it.
+        drop[..., 0] = False
+        sorted_probs[drop] = 0.0
         probs = torch.zeros_like(probs).scatter_(-1, order, sorted_probs)
     return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
 
