@@ -24,6 +24,11 @@ if TYPE_CHECKING:
     from .grammar import Grammar
 
 
+# Below this temperature sampling is greedy (as in vLLM): logits divided by, say, 1e-40 overflow
+# float32 and leave no distribution to sample from, and the limit of softmax(l / t) is argmax.
+GREEDY_BELOW = 1e-5
+
+
 @dataclass(frozen=True)
 class SamplingParams:
     max_tokens: int
@@ -99,7 +104,7 @@ class Cancelled(Exception):
 
 
 def sample_next(logits: Any, params: SamplingParams, generator: Any, counts: Any | None) -> Any:
-    """Pick the next token of each row of ``logits`` (rows x vocab); greedy at temperature 0."""
+    """Pick the next token of each row of ``logits`` (rows x vocab); greedy at temperature ~0."""
     import torch
 
     logits = logits.float()
@@ -110,7 +115,7 @@ def sample_next(logits: Any, params: SamplingParams, generator: Any, counts: Any
         logits[:, ids[valid]] += bias[valid]
     if counts is not None:
         logits = logits - params.frequency_penalty * counts - params.presence_penalty * (counts > 0).float()
-    if params.temperature == 0:
+    if params.temperature < GREEDY_BELOW:
         return logits.argmax(dim=-1)
     probs = torch.softmax(logits / params.temperature, dim=-1)
     if params.top_p < 1.0:

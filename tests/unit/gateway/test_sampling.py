@@ -25,3 +25,11 @@ def test_top_p_keeps_the_smallest_set_that_reaches_it() -> None:
     seen = {int(sample_next(logits()[:1], params, generator, None)) for _ in range(300)}
     # softmax([0, 3, 1, 2]) = [.03, .64, .09, .24]: tokens 1 and 3 reach .88 < .9, so 2 joins; 0 never.
     assert seen == {1, 2, 3}
+
+
+@pytest.mark.parametrize("temperature", [1e-192, 1e-40, 1e-6])
+def test_a_vanishing_temperature_is_greedy(temperature: float) -> None:
+    generator = torch.Generator().manual_seed(0)
+    params = SamplingParams(max_tokens=1, temperature=temperature, frequency_penalty=0.5)
+    counts = torch.zeros(2, 4)
+    assert sample_next(logits(), params, generator, counts).tolist() == [1, 0]
