@@ -1,6 +1,6 @@
 """Data-generation benchmark: every example skill on the embedded SmolLM2, local backend.
 
-    python -m tests.benchmarks.datagen [--samples 200] [--probe 24] [--output tests/benchmarks/results/datagen.json]
+    python -m tests.benchmarks.datagen [--samples 200] [--skill NAME ...] [--probe 8] [--output tests/benchmarks/results/datagen.json]
 
 It starts its own nats-server and a real gateway (uvicorn on a free port, its own thread)
 whose local backend serves SmolLM2-135M-Instruct, and runs the data-generator's pipeline
@@ -168,12 +168,18 @@ def acceptance(outcome: dict[str, Any]) -> dict[str, float]:
 
 
 async def measure(
-    gateway: Gateway, samples: dict[str, int], probe: int, done: Callable[[dict[str, Any]], None]
+    gateway: Gateway,
+    skills: list[str],
+    samples: dict[str, int],
+    probe: int,
+    done: Callable[[dict[str, Any]], None],
+    earlier: dict[str, Any],
 ) -> dict[str, Any]:
-    """Every skill in turn; ``done`` gets the results so far after each (a long run that is
-    stopped keeps what it finished)."""
-    results: dict[str, Any] = {}
-    for name in SKILLS:
+    """The ``skills`` in turn; ``done`` gets the results so far after each (a long run that is
+    stopped keeps what it finished). ``earlier`` holds other skills' results from a previous
+    run of the same model, kept in the file."""
+    results: dict[str, Any] = dict(earlier)
+    for name in skills:
         skill = load(name)
         print(
             f"{name}: output constraint {skill.rubric.output_constraint.kind if skill.rubric.output_constraint else None}"
@@ -209,9 +215,26 @@ async def measure(
             if full["ok"] and wanted == TARGET_SAMPLES
             else None,
             "reached_target": bool(full["ok"] and full.get("train", 0) >= wanted),
+            "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         done(results)
     return results
+
+
+def earlier_results(path: Path, template_sha256: str, skills: list[str]) -> dict[str, Any]:
+    """Other skills' figures from an earlier run in ``path`` on the same model, if any."""
+    if set(skills) == set(SKILLS) or not path.exists():
+        return {}
+    try:
+        report = json.loads(path.read_text())
+    except ValueError:
+        return {}
+    if report.get("model", {}).get("chat_template_sha256") != template_sha256:
+        return {}
+    kept = {name: figures for name, figures in report.get("skills", {}).items() if name not in skills}
+    for figures in kept.values():
+        figures.setdefault("measured_at", report.get("measured_at"))
+    return kept
 
 
 def chart(results: dict[str, Any], path: Path) -> None:
@@ -249,6 +272,13 @@ def main(argv: list[str] | None = None) -> int:
         metavar="SKILL=N",
         help="training samples for one skill (repeatable), overriding --samples",
     )
+    parser.add_argument(
+        "--skill",
+        action="append",
+        choices=SKILLS,
+        default=[],
+        help="measure only this skill (repeatable); the file keeps the other skills' earlier figures",
+    )
     parser.add_argument("--probe", type=int, default=8, help="prompts per strategy in the probe")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     args = parser.parse_args(argv)
@@ -260,6 +290,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     print(f"resolving SmolLM2 in {CACHE_DIR} (converted once)", flush=True)
     info = ModelStore(CACHE_DIR).resolve(DEFAULT_MODEL)
+    skills = args.skill or list(SKILLS)
+    earlier = earlier_results(args.output, info.chat_template_sha256, skills)
 
     def write(results: dict[str, Any]) -> None:
         json_reply = results.get("json-reply", {})
@@ -270,13 +302,16 @@ def main(argv: list[str] | None = None) -> int:
             "load_average_1m_at_end": round(os.getloadavg()[0], 2),
             "model": {"id": DEFAULT_MODEL, "chat_template_sha256": info.chat_template_sha256},
             "backend": "local (gateway over HTTP)",
-            "samples_requested": samples,
+            "samples_requested": {
+                name: figures["training_samples_requested"] for name, figures in results.items()
+            },
+            "measured_separately": sorted(earlier),
             "targets": {
                 "json_reply_verified_samples_from_smollm2_alone": {
                     "target": f">= {TARGET_SAMPLES}",
                     "measured": (json_reply.get("auto_run") or {}).get("train", 0),
                     "pass": bool(json_reply.get("reached_target"))
-                    and samples["json-reply"] >= TARGET_SAMPLES,
+                    and json_reply.get("training_samples_requested", 0) >= TARGET_SAMPLES,
                 }
             },
             "skills": results,
@@ -305,12 +340,13 @@ def main(argv: list[str] | None = None) -> int:
         gateway = Gateway(settings)
         try:
             gateway.start(wait_for=(DEFAULT_MODEL,))
-            results = asyncio.run(measure(gateway, samples, args.probe, write))
+            results = asyncio.run(measure(gateway, skills, samples, args.probe, write, earlier))
         finally:
             gateway.stop()
             server.stop()
 
-    for name, figures in results.items():
+    for name in skills:
+        figures = results[name]
         print(
             f"{name}: acceptance {figures['acceptance_rate_by_strategy']}, {figures['samples_per_minute']} samples/min, "
             f"zero-variance GRPO share {figures['grpo_zero_variance_share']}, "
