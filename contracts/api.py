@@ -17,9 +17,26 @@ from .envelope import Diagnostic
 from .rubric import CheckKind, Rubric
 from .skills import Mode, SkillFile
 
-Scope = Literal["skills:read", "skills:write", "graders:run", "models:use", "admin"]
-SCOPES: tuple[Scope, ...] = ("skills:read", "skills:write", "graders:run", "models:use", "admin")
-"""What an API key may do; ``admin`` implies every other scope."""
+Scope = Literal["skills:read", "skills:write", "graders:run", "models:use", "models:evaluate", "admin"]
+SCOPES: tuple[Scope, ...] = (
+    "skills:read",
+    "skills:write",
+    "graders:run",
+    "models:use",
+    "models:evaluate",
+    "admin",
+)
+"""What an API key may do; ``admin`` implies every other scope.
+
+``models:use`` serves base models and promoted adapters; ``models:evaluate`` also serves candidate
+adapters (registered, not promoted yet: what an evaluator tests) and implies ``models:use``.
+"""
+
+IMPLIED_SCOPES: dict[Scope, tuple[Scope, ...]] = {
+    "models:evaluate": ("models:use",),
+    "admin": tuple(scope for scope in SCOPES if scope != "admin"),
+}
+"""The scopes a scope grants besides itself."""
 
 ErrorType = Literal[
     "invalid_request_error",

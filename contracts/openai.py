@@ -467,6 +467,14 @@ class Model(_WireResponse):
     chat_template_sha256: str | None = Field(
         default=None, description="Extension: sha256 of the chat template this model is served with."
     )
+    status: str | None = Field(
+        default=None,
+        description=(
+            "Extension: for an adapter of the gateway's registry, `promoted` (served to every "
+            "`models:use` key) or `candidate` (registered, not promoted yet: served only to "
+            "`models:evaluate` keys). A plain string, so upstreams that send other values still parse."
+        ),
+    )
 
 
 class ModelList(_WireResponse):

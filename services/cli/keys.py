@@ -61,7 +61,11 @@ def create(
     scope: Annotated[
         list[str],
         typer.Option(
-            "--scope", help=f"A scope to grant (repeatable): {', '.join(SCOPES)}; admin implies all."
+            "--scope",
+            help=(
+                f"A scope to grant (repeatable): {', '.join(SCOPES)}; models:evaluate (candidate "
+                "adapters too) implies models:use, admin implies all."
+            ),
         ),
     ],
 ) -> None:

@@ -91,8 +91,11 @@ class AdapterRegistry:
         await self._session.flush()
         return changed
 
-    async def promoted(self) -> list[AdapterRow]:
+    async def active(self) -> list[AdapterRow]:
+        """Candidates and promoted adapters (everything not retired), by id."""
         rows = await self._session.scalars(
-            select(AdapterRow).where(AdapterRow.status == PROMOTED).order_by(AdapterRow.adapter_id)
+            select(AdapterRow)
+            .where(AdapterRow.status.in_((CANDIDATE, PROMOTED)))
+            .order_by(AdapterRow.adapter_id)
         )
         return list(rows)

@@ -7,7 +7,9 @@ request and is closed after the response.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
+from litestar import Request
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +23,7 @@ from .repository import SkillRepository
 from .serving import InferencePlane
 from .settings import GatewaySettings
 from .state import GatewayState
+from .visibility import Audience
 
 
 def provide_gateway(state: State) -> GatewayState:
@@ -34,6 +37,11 @@ def provide_settings(gateway: NamedDependency[GatewayState]) -> GatewaySettings:
 
 def provide_inference(gateway: NamedDependency[GatewayState]) -> InferencePlane:
     return gateway.inference
+
+
+def provide_audience(request: Request[Any, Any, Any]) -> Audience:
+    """Which adapters the request's API key may see (candidates: ``models:evaluate`` only)."""
+    return Audience.of(request.user)
 
 
 def provide_runtime(gateway: NamedDependency[GatewayState]) -> ServiceRuntime:
@@ -68,6 +76,7 @@ DEPENDENCIES = {
     "settings": Provide(provide_settings, sync_to_thread=False),
     "runtime": Provide(provide_runtime, sync_to_thread=False),
     "inference": Provide(provide_inference, sync_to_thread=False),
+    "audience": Provide(provide_audience, sync_to_thread=False),
     "db_session": Provide(provide_db_session),
     "skills": Provide(provide_skills, sync_to_thread=False),
     "catalog": Provide(provide_catalog, sync_to_thread=False),

@@ -3,7 +3,8 @@
 A key reads ``sa-<id>_<secret>``: the id finds the row, the secret is 32 random bytes
 (``secrets.token_urlsafe``). Only ``sha256(salt + key)`` is stored, and it is compared in
 constant time. The random secret has 256 bits of entropy, so a fast hash is enough: there is
-nothing to brute-force. ``admin`` implies every other scope.
+nothing to brute-force. ``admin`` implies every other scope, ``models:evaluate`` implies
+``models:use`` (``IMPLIED_SCOPES``).
 
 ``KeyStore`` is what the HTTP app uses; ``create_key``, ``list_keys`` and ``revoke_key`` are the
 synchronous entry points of the ``skill-adapter keys`` command (they migrate the database
@@ -39,7 +40,7 @@ from urllib.parse import quote
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from skill_adapter.contracts.api import SCOPES, Scope
+from skill_adapter.contracts.api import IMPLIED_SCOPES, SCOPES, Scope
 from skill_adapter.runtime import RuntimeSettings
 from skill_adapter.runtime import db as runtime_db
 
@@ -74,7 +75,7 @@ class ApiKey:
         return self.revoked_at is None
 
     def allows(self, scope: Scope) -> bool:
-        return "admin" in self.scopes or scope in self.scopes
+        return any(scope == held or scope in IMPLIED_SCOPES.get(held, ()) for held in self.scopes)
 
 
 @dataclass(frozen=True)

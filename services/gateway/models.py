@@ -122,7 +122,8 @@ class ApiKeyRow(GatewayBase):
 
 
 class AdapterRow(GatewayBase):
-    """An adapter known to the serving context: registered, promoted (served) or retired.
+    """An adapter known to the serving context: registered (a candidate, served to evaluators),
+    promoted (served to all) or retired.
 
     ``status_at`` is when the event that set ``status`` happened: an older event arriving late
     (a retry overtaken by a newer one) does not undo a newer status.

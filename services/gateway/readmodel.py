@@ -58,8 +58,10 @@ def _sync_after_commit(ctx: HandlerContext) -> None:
 
 
 async def record_adapter_registered(event: AdapterRegistered, ctx: HandlerContext) -> None:
-    """Keep a newly registered adapter's metadata (base model, skill, rank, digest)."""
+    """Keep a newly registered adapter's metadata (base model, skill, rank, digest); a candidate
+    is served to evaluators (``serve_candidates``)."""
     await AdapterRegistry(ctx.session).record_registered(event)
+    _sync_after_commit(ctx)
     ctx.log.info("adapter registered", adapter=event.adapter_id, base=event.base_model)
 
 

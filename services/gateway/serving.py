@@ -1,11 +1,16 @@
 """The inference plane of a gateway replica: its backends and the loops that keep them current.
 
-``AdapterSync`` makes the backends serve exactly the promoted adapters of the registry: at
-start-up, right after this replica handled a promotion or retirement (``poke``), and every
-``adapter_sync_seconds`` so that replicas that did not handle the event (JetStream gave it to
-one of them) follow within a second too. Upstream backends are re-probed every
-``upstream_check_seconds``. A promoted adapter whose folder is not in ``adapters_dir`` yet is
+``AdapterSync`` makes the backends serve exactly the promoted adapters of the registry, and its
+candidates (registered, not promoted yet) when ``serve_candidates`` is on; never retired ones. It
+runs at start-up, right after this replica handled a registration, promotion or retirement
+(``poke``), and every ``adapter_sync_seconds`` so that replicas that did not handle the event
+(JetStream gave it to one of them) follow within a second too. Upstream backends are re-probed
+every ``upstream_check_seconds``. An adapter whose folder is not in ``adapters_dir`` yet is
 fetched from the ``adapters`` bucket first (``materialize``) and served once it is there.
+
+Candidates are shown to evaluators only (``visibility``). An adapter's ``AdapterSpec`` does not
+depend on its status (``created`` is its registration time), so a promotion makes a served
+candidate visible to everyone without any backend loading it again.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from skill_adapter.runtime.log import get_logger
 from skill_adapter.runtime.objects import Objects
 
-from .adapters import AdapterRegistry
+from .adapters import PROMOTED, AdapterRegistry
 from .inference.backend import AdapterSpec, Backend
 from .inference.router import Router, build_backends
 from .materialize import Materializer
@@ -56,7 +61,7 @@ def adapter_spec(row: AdapterRow, adapters_dir: Path) -> AdapterSpec | None:
     return AdapterSpec(
         adapter_id=row.adapter_id,
         path=folder,
-        created=int((row.promoted_at or row.status_at).timestamp()),
+        created=int((row.registered_at or row.promoted_at or row.status_at).timestamp()),
         skill_name=row.skill_name,
         base_model=row.base_model or own_base,
         aliases=tuple(name for name in (own_base,) if name),
@@ -101,14 +106,15 @@ class InferencePlane:
 
     async def sync_adapters(self) -> None:
         async with self._sessions() as session:
-            rows = await AdapterRegistry(session).promoted()
+            active = await AdapterRegistry(session).active()
+        served = [row for row in active if row.status == PROMOTED or self.settings.serve_candidates]
         adapters_dir = self.settings.resolved_adapters_dir()
         specs = [
             spec
-            for row in rows
+            for row in served
             if self._on_disk(row, adapters_dir) and (spec := adapter_spec(row, adapters_dir)) is not None
         ]
-        await self.router.sync_adapters(specs)
+        await self.router.sync_adapters(specs, {row.adapter_id: row.status for row in active})
 
     def _on_disk(self, row: AdapterRow, adapters_dir: Path) -> bool:
         """Whether the adapter's folder is there to serve (if not, it is being fetched)."""

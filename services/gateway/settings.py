@@ -14,11 +14,12 @@ picked by ``kind``; a model id is served by the first backend that has it::
 
 * ``local``: transformers + PEFT in this process (the ``local`` extra). ``models`` are model
   store ids or local paths (``{"id", "source"}`` serves a source under another id); empty means
-  ``default_model``. Promoted adapters of these bases are loaded from ``adapters_dir``.
+  ``default_model``. Served adapters of these bases (promoted ones, and candidates with
+  ``serve_candidates``) are loaded from ``adapters_dir``.
 * ``openai``: any OpenAI-compatible server at ``base_url`` (ending in ``/v1``), with its key.
   ``models`` limits what is routed there; empty means whatever its ``/v1/models`` lists.
 * ``vllm``: an ``openai`` backend that is a vLLM server started with ``--enable-lora`` and
-  ``VLLM_ALLOW_RUNTIME_LORA_UPDATING=True``: promoted adapters of its bases are loaded into it
+  ``VLLM_ALLOW_RUNTIME_LORA_UPDATING=True``: served adapters of its bases are loaded into it
   with ``/v1/load_lora_adapter`` (from ``lora_root``, the adapters folder as that server sees
   it; default ``adapters_dir``) and retired ones unloaded; health comes from ``/health``.
 """
@@ -169,6 +170,13 @@ class GatewaySettings(RuntimeSettings):
         default=0.5,
         gt=0,
         description="How often each replica reconciles its backends with the adapter registry.",
+    )
+    serve_candidates: bool = Field(
+        default=True,
+        description=(
+            "Serve candidate adapters (registered, not promoted yet) besides promoted ones, to "
+            "`models:evaluate` keys only, so an evaluator can test them before promotion."
+        ),
     )
     upstream_check_seconds: float = Field(
         default=15.0, gt=0, description="How often upstream backends are probed and their models refreshed."

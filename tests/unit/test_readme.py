@@ -10,6 +10,7 @@ from typer.main import get_command
 
 from skill_adapter.cli.app import app
 from skill_adapter.contracts import MESSAGES, Subject
+from skill_adapter.contracts.api import SCOPES
 from skill_adapter.data_generator.settings import DataGeneratorSettings
 from skill_adapter.gateway.settings import GatewaySettings
 from skill_adapter.runtime.settings import RuntimeSettings
@@ -56,3 +57,9 @@ def test_configuration_table_lists_every_setting(settings_class: type) -> None:
     for name in settings_class.model_fields:
         env = f"SKILL_ADAPTER_{name.upper()}"
         assert env in documented or name.upper() in documented, f"{env} is not in the README"
+
+
+def test_scope_list_matches_the_contracts() -> None:
+    listed = re.search(r"\(scopes: ((?:`[a-z:]+`,?\s*)+);", README)
+    assert listed is not None, "the README lists no scopes"
+    assert tuple(re.findall(r"`([a-z:]+)`", listed.group(1))) == SCOPES

@@ -20,6 +20,7 @@ from ..auth import requires
 from ..errors import error_responses
 from ..serving import InferencePlane
 from ..streaming import answer
+from ..visibility import Audience
 
 STREAM_NOTE = (
     " With `stream: true` the answer is `text/event-stream`: `data: <chunk>` events, then `data: [DONE]`."
@@ -50,8 +51,9 @@ class ChatCompletionController(Controller):
         request: Request[Any, Any, Any],
         data: JSONBody[ChatCompletionRequest],
         inference: NamedDependency[InferencePlane],
+        audience: NamedDependency[Audience],
     ) -> Response[ChatCompletion]:
-        return await answer(request, lambda cancel: inference.router.chat(data, cancel))
+        return await answer(request, lambda cancel: inference.router.chat(data, cancel, audience))
 
 
 class CompletionController(Controller):
@@ -71,5 +73,6 @@ class CompletionController(Controller):
         request: Request[Any, Any, Any],
         data: JSONBody[CompletionRequest],
         inference: NamedDependency[InferencePlane],
+        audience: NamedDependency[Audience],
     ) -> Response[Completion]:
-        return await answer(request, lambda cancel: inference.router.complete(data, cancel))
+        return await answer(request, lambda cancel: inference.router.complete(data, cancel, audience))

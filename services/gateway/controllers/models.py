@@ -1,4 +1,5 @@
-"""``/v1/models``: the base models and adapters this gateway serves right now."""
+"""``/v1/models``: the base models and adapters this gateway serves right now, as the key sees
+them (candidate adapters only for ``models:evaluate`` keys)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from skill_adapter.contracts.openai import Model, ModelList
 from ..auth import requires
 from ..errors import error_responses
 from ..serving import InferencePlane
+from ..visibility import Audience
 
 
 class ModelController(Controller):
@@ -24,9 +26,12 @@ class ModelController(Controller):
         summary="List the served models and adapters",
         responses=error_responses(429),
     )
-    async def list_models(self, inference: NamedDependency[InferencePlane]) -> ModelList:
-        """Base models, and adapters with `parent` (their base model's id) and `root`."""
-        return inference.router.models()
+    async def list_models(
+        self, inference: NamedDependency[InferencePlane], audience: NamedDependency[Audience]
+    ) -> ModelList:
+        """Base models, and adapters with `parent` (their base model's id), `root` and `status`
+        (`promoted`, or `candidate`: listed only for keys with `models:evaluate`)."""
+        return inference.router.models(audience)
 
     @get(
         "/{model:path}",
@@ -34,6 +39,11 @@ class ModelController(Controller):
         summary="One served model or adapter",
         responses=error_responses(404, 429),
     )
-    async def retrieve_model(self, model: FromPath[str], inference: NamedDependency[InferencePlane]) -> Model:
+    async def retrieve_model(
+        self,
+        model: FromPath[str],
+        inference: NamedDependency[InferencePlane],
+        audience: NamedDependency[Audience],
+    ) -> Model:
         """A model id may contain slashes (`HuggingFaceTB/SmolLM2-135M-Instruct`)."""
-        return await inference.router.retrieve(model.lstrip("/"))
+        return await inference.router.retrieve(model.lstrip("/"), audience)

@@ -15,6 +15,7 @@ from skill_adapter.contracts.openai import TokenizeRequest, TokenizeResponse
 from ..auth import requires
 from ..errors import error_responses
 from ..serving import InferencePlane
+from ..visibility import Audience
 
 
 class TokenizeController(Controller):
@@ -30,7 +31,10 @@ class TokenizeController(Controller):
         responses=error_responses(404, 413, 429, 502, 503),
     )
     async def tokenize(
-        self, data: JSONBody[TokenizeRequest], inference: NamedDependency[InferencePlane]
+        self,
+        data: JSONBody[TokenizeRequest],
+        inference: NamedDependency[InferencePlane],
+        audience: NamedDependency[Audience],
     ) -> TokenizeResponse:
         """`messages` go through the model's chat template (`add_generation_prompt` as for a reply); a `prompt` is tokenized as is."""
-        return await inference.router.tokenize(data)
+        return await inference.router.tokenize(data, audience)

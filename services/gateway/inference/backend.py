@@ -52,7 +52,11 @@ class Cancellation:
 
 @dataclass(frozen=True)
 class AdapterSpec:
-    """A promoted adapter every backend that serves its base should load."""
+    """An adapter to serve (promoted, or a candidate): every backend that serves its base loads it.
+
+    Its status is not part of it: a promotion changes who sees the adapter (the router's
+    business), not what a backend has loaded.
+    """
 
     adapter_id: str
     path: Path

@@ -1,11 +1,15 @@
-"""Several backends at once: a model id is served by the first backend that has it."""
+"""Several backends at once: a model id is served by the first backend that has it.
+
+What a request may see depends on its ``Audience`` (``..visibility``): a candidate adapter is
+served to evaluators only, and for anyone else it is an unknown model on every route.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from skill_adapter.contracts.api import BackendHealth
 from skill_adapter.contracts.openai import (
@@ -20,6 +24,7 @@ from skill_adapter.runtime.log import get_logger
 
 from ..errors import BadRequest, ModelNotFound
 from ..settings import GatewaySettings, LocalBackendConfig
+from ..visibility import EVERYONE, AdapterStatuses, Audience
 from .backend import AdapterSpec, Backend, Cancellation, ChunkStream, Result
 
 log = get_logger(__name__)
@@ -49,6 +54,7 @@ class Router:
         self.backends = list(backends)
         self._last_refresh = 0.0
         self._unserved: set[str] = set()
+        self.adapters = AdapterStatuses()
 
     async def start(self) -> None:
         await asyncio.gather(*(backend.start() for backend in self.backends))
@@ -64,39 +70,62 @@ class Router:
                 return backend
         raise ModelNotFound(model_id)
 
-    async def resolve(self, model_id: str) -> Backend:
+    async def resolve(self, model_id: str, audience: Audience = EVERYONE) -> Backend:
         """The backend for ``model_id``; an unknown id first refreshes the upstreams' lists
-        (an upstream may have gained the model since the last periodic refresh)."""
+        (an upstream may have gained the model since the last periodic refresh). An adapter
+        ``audience`` may not see is unknown to it."""
         try:
-            return self.backend_for(model_id)
+            backend = self.backend_for(model_id)
         except ModelNotFound:
             if time.monotonic() - self._last_refresh < REFRESH_ON_MISS_SECONDS:
                 raise
-        await self.refresh()
-        return self.backend_for(model_id)
+            await self.refresh()
+            backend = self.backend_for(model_id)
+        if not self._visible(model_id, audience, backend):
+            raise ModelNotFound(model_id)
+        return backend
 
-    def models(self) -> ModelList:
+    def _visible(self, model_id: str, audience: Audience, backend: Backend) -> bool:
+        return self.adapters.visible(
+            model_id,
+            audience,
+            adapter=lambda: any(card.id == model_id and card.parent for card in backend.models()),
+        )
+
+    def _card(self, card: Model) -> Model:
+        """``card`` with its registry status, for an adapter of the registry."""
+        status = self.adapters.status(card.id)
+        return card if status is None or card.status == status else card.model_copy(update={"status": status})
+
+    def models(self, audience: Audience = EVERYONE) -> ModelList:
         seen: dict[str, Model] = {}
         for backend in self.backends:
             for card in backend.models():
-                seen.setdefault(card.id, card)
+                if card.id not in seen and self.adapters.visible(
+                    card.id, audience, adapter=lambda card=card: card.parent is not None
+                ):
+                    seen[card.id] = self._card(card)
         return ModelList(data=list(seen.values()))
 
-    async def retrieve(self, model_id: str) -> Model:
-        backend = await self.resolve(model_id)
+    async def retrieve(self, model_id: str, audience: Audience = EVERYONE) -> Model:
+        backend = await self.resolve(model_id, audience)
         for card in backend.models():
             if card.id == model_id:
-                return card
+                return self._card(card)
         raise ModelNotFound(model_id)
 
-    async def chat(self, request: ChatCompletionRequest, cancel: Cancellation) -> Result | ChunkStream:
-        return await (await self.resolve(request.model)).chat(request, cancel)
+    async def chat(
+        self, request: ChatCompletionRequest, cancel: Cancellation, audience: Audience = EVERYONE
+    ) -> Result | ChunkStream:
+        return await (await self.resolve(request.model, audience)).chat(request, cancel)
 
-    async def complete(self, request: CompletionRequest, cancel: Cancellation) -> Result | ChunkStream:
-        return await (await self.resolve(request.model)).complete(request, cancel)
+    async def complete(
+        self, request: CompletionRequest, cancel: Cancellation, audience: Audience = EVERYONE
+    ) -> Result | ChunkStream:
+        return await (await self.resolve(request.model, audience)).complete(request, cancel)
 
-    async def tokenize(self, request: TokenizeRequest) -> TokenizeResponse:
-        backend = await self.resolve(request.model)
+    async def tokenize(self, request: TokenizeRequest, audience: Audience = EVERYONE) -> TokenizeResponse:
+        backend = await self.resolve(request.model, audience)
         tokenize = getattr(backend, "tokenize", None)
         if tokenize is None:
             raise BadRequest(
@@ -106,12 +135,21 @@ class Router:
             )
         return await tokenize(request)  # type: ignore[no-any-return]
 
-    async def sync_adapters(self, adapters: Sequence[AdapterSpec]) -> None:
+    async def sync_adapters(
+        self, adapters: Sequence[AdapterSpec], statuses: Mapping[str, str] | None = None
+    ) -> None:
+        """Serve exactly ``adapters``; ``statuses`` (adapter id -> ``candidate``/``promoted``, every
+        adapter of the registry that is not retired) decides who sees them, and is applied first,
+        so a candidate is never shown to everyone while it loads. Without it every adapter served
+        counts as promoted."""
+        self.adapters.update(
+            statuses if statuses is not None else {spec.adapter_id: "promoted" for spec in adapters}
+        )
         unserved = {spec.adapter_id for spec in adapters if not any(b.claims(spec) for b in self.backends)}
         for adapter_id in sorted(unserved - self._unserved):
             spec = next(spec for spec in adapters if spec.adapter_id == adapter_id)
             log.warning(
-                "promoted adapter not served: no backend serves its base model (or its files are missing)",
+                "adapter not served: no backend serves its base model (or its files are missing)",
                 adapter=adapter_id,
                 base=spec.base_model,
                 path=str(spec.path),
@@ -132,4 +170,23 @@ class Router:
                 await refresh()
 
     async def health(self) -> list[BackendHealth]:
-        return list(await asyncio.gather(*(backend.health() for backend in self.backends)))
+        """Every backend as it sees itself, less the adapters only evaluators see (``/health`` is
+        public): they are left out of ``models``, and their failures in ``detail`` (``adapter
+        <id>: why``) do not name them."""
+        reports = await asyncio.gather(*(backend.health() for backend in self.backends))
+        hidden = self.adapters.candidates() | {
+            card.id
+            for backend in self.backends
+            for card in backend.models()
+            if not self.adapters.visible(card.id, EVERYONE, adapter=lambda card=card: card.parent is not None)
+        }
+        if not hidden:
+            return list(reports)
+        masked = []
+        for report in reports:
+            detail = report.detail
+            for adapter_id in hidden:
+                detail = detail.replace(f"adapter {adapter_id}:", "adapter (hidden):") if detail else detail
+            models = [model for model in report.models if model not in hidden]
+            masked.append(report.model_copy(update={"models": models, "detail": detail}))
+        return masked
