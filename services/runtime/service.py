@@ -172,6 +172,7 @@ class Service:
                 if settings.nats_user
                 else None
             ),
+            inbox_prefix=settings.nats_inbox_prefix(),
             graceful_timeout=settings.graceful_timeout,
             max_reconnect_attempts=-1,
             logger=logging.getLogger(f"faststream.{self.name}"),
@@ -182,10 +183,22 @@ class Service:
         exit_stack = contextlib.AsyncExitStack()
 
         for handler in self.handlers:
-            self._subscribe(broker, handler.consumer, self._delivery_callback(handler, holder), handler)
+            self._subscribe(
+                broker,
+                handler.consumer,
+                self._delivery_callback(handler, holder),
+                handler,
+                inbox_prefix=settings.nats_inbox_prefix(),
+            )
         exhausted = self.exhausted_consumer()
         if exhausted is not None:
-            self._subscribe(broker, exhausted, self._exhausted_callback(holder), None)
+            self._subscribe(
+                broker,
+                exhausted,
+                self._exhausted_callback(holder),
+                None,
+                inbox_prefix=settings.nats_inbox_prefix(),
+            )
 
         async def on_startup() -> None:
             configure_logging(settings.log_level, settings.log_format, service=self.name)
@@ -266,6 +279,8 @@ class Service:
         spec: ConsumerSpec,
         callback: Callable[..., Any],
         handler: Handler[Any] | None,
+        *,
+        inbox_prefix: str = "_INBOX",
     ) -> None:
         description = (handler.func.__doc__ or "").strip() if handler else spec.description
         broker.subscriber(
@@ -276,6 +291,7 @@ class Service:
             ack_policy=AckPolicy.MANUAL,
             title=f"{spec.durable}:{spec.filter_subjects[0]}",
             description=description or None,
+            inbox_prefix=f"{inbox_prefix}.".encode(),  # pulled messages arrive on this user's inboxes
         )(callback)
 
     @staticmethod

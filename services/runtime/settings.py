@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -31,8 +31,15 @@ class RuntimeSettings(BaseSettings):
     embedded_nats: bool = Field(
         default=True, description="Start the embedded nats-server when NATS_URL is unset or unreachable."
     )
-    nats_user: str | None = None
-    nats_password: str | None = None
+    nats_user: str | None = Field(
+        default=None, description="NATS user of this service (deploy/nats/auth.conf)."
+    )
+    nats_password: str | None = Field(default=None, description="Its password; prefer nats_password_file.")
+    nats_password_file: Path | None = Field(
+        default=None,
+        description="File holding the NATS password (a mounted Kubernetes or compose secret); "
+        "read at start-up when nats_password is unset.",
+    )
     database_url: str | None = Field(
         default=None,
         validation_alias=AliasChoices("SKILL_ADAPTER_DATABASE_URL", "DATABASE_URL", "database_url"),
@@ -45,6 +52,16 @@ class RuntimeSettings(BaseSettings):
     graceful_timeout: float = Field(default=30.0, gt=0, description="Seconds to finish in-flight work.")
     log_format: Literal["console", "json"] = "console"
     log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _read_nats_password_file(self) -> RuntimeSettings:
+        if self.nats_password is None and self.nats_password_file is not None:
+            self.nats_password = self.nats_password_file.read_text().strip()
+        return self
+
+    def nats_inbox_prefix(self) -> str:
+        """``_INBOX_<user>`` with credentials: each NATS user may read only its own replies."""
+        return f"_INBOX_{self.nats_user}" if self.nats_user else "_INBOX"
 
     def sqlite_url(self) -> str:
         return f"sqlite+aiosqlite:///{self.state_dir / 'skill-adapter.db'}"
