@@ -17,6 +17,10 @@ class AdapterRegistered(Event, subject="serving.evt.adapter.registered.v1"):
     digest: Sha256Hex
     rank: int = Field(ge=1)
     chat_template_hash: str | None = None
+    dataset_object: str | None = Field(
+        default=None, description="manifest.json of the dataset it was trained on (bucket `datasets`)."
+    )
+    dataset_digest: Sha256Hex | None = Field(default=None, description="sha256 of that manifest.")
 
 
 class AdapterPromoted(Event, subject="serving.evt.adapter.promoted.v1"):

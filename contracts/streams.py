@@ -152,11 +152,18 @@ ADAPTERS_BUCKET = BucketSpec(
     max_bytes=20 * GIB,
 )
 
+EVALUATIONS_BUCKET = BucketSpec(
+    name="evaluations",
+    description="Evaluation reports, <run_id>/{samples.jsonl,grading.json,benchmark.json,summary.json,chart.png}.",
+    max_bytes=5 * GIB,
+)
+
 BUCKETS: tuple[BucketSpec, ...] = (
     SKILLS_BUCKET,
     SKILL_VERSIONS_BUCKET,
     DATASETS_BUCKET,
     CHECKPOINTS_BUCKET,
     ADAPTERS_BUCKET,
+    EVALUATIONS_BUCKET,
 )
-"""Object Store buckets; later stages add reports."""
+"""Object Store buckets."""

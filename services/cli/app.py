@@ -35,6 +35,7 @@ from skill_adapter.runtime.settings import RuntimeSettings
 from skill_adapter.runtime.status import Status, collect_status
 
 from .data import data_app
+from .evaluate import evaluate
 from .keys import keys_app
 from .registry import SERVICES, ServiceEntry, parse_extra
 from .skills import skills_app
@@ -217,9 +218,11 @@ INTERNAL_KEY_NAME = "up:internal"
 
 
 def _internal_key_env(settings: RuntimeSettings, entries: list[ServiceEntry]) -> dict[str, str]:
-    """A fresh models:use key for the services that call the gateway (the previous one is revoked).
+    """A fresh key for the services that call the gateway (the previous one is revoked).
 
-    Set ``SKILL_ADAPTER_INFERENCE_API_KEY`` to use a key of your own instead.
+    One key for all of them (the data generator and the evaluator): scope ``models:evaluate``,
+    which implies ``models:use`` and lets the evaluator generate with candidate adapters before
+    they are promoted. Set ``SKILL_ADAPTER_INFERENCE_API_KEY`` to use a key of your own instead.
     """
     names = {e.name for e in entries}
     if os.environ.get("SKILL_ADAPTER_INFERENCE_API_KEY") or "gateway" not in names or names == {"gateway"}:
@@ -229,7 +232,7 @@ def _internal_key_env(settings: RuntimeSettings, entries: list[ServiceEntry]) ->
     for key in list_keys(settings):
         if key.name == INTERNAL_KEY_NAME and key.active:
             revoke_key(settings, key.id)
-    issued = create_key(settings, INTERNAL_KEY_NAME, ["models:use"])
+    issued = create_key(settings, INTERNAL_KEY_NAME, ["models:use", "models:evaluate"])
     return {"SKILL_ADAPTER_INFERENCE_API_KEY": issued.token}
 
 
@@ -361,11 +364,13 @@ app.add_typer(skills_app, name="skills")
 app.add_typer(keys_app, name="keys")
 app.add_typer(data_app, name="data")
 app.command("train")(train)
+app.command("eval")(evaluate)
 
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply every migration: the runtime's and each service's (SQLite in the state dir, or DATABASE_URL)."""
+    from skill_adapter.evaluator.service import MIGRATIONS as EVALUATOR
     from skill_adapter.gateway.models import MIGRATIONS as GATEWAY
     from skill_adapter.skill_parser.service import MIGRATIONS as SKILL_PARSER
     from skill_adapter.trainer.models import MIGRATIONS as TRAINER
@@ -377,7 +382,7 @@ def db_upgrade() -> None:
         engine = db.create_engine(url)
         try:
             await db.migrate(engine)
-            for migrations in (SKILL_PARSER, GATEWAY, TRAINER):
+            for migrations in (SKILL_PARSER, GATEWAY, TRAINER, EVALUATOR):
                 await db.migrate(engine, migrations.script_location, migrations.version_table)
         finally:
             await engine.dispose()

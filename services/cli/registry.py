@@ -32,6 +32,7 @@ EXTRA_PROBES: dict[str, tuple[str, ...]] = {
     "gateway": ("litestar", "uvicorn"),
     "data-generator": ("httpx",),
     "trainer": ("torch", "trl", "peft"),
+    "evaluator": ("httpx", "matplotlib"),
 }
 
 
@@ -40,8 +41,9 @@ SERVICES: tuple[ServiceEntry, ...] = (
     ServiceEntry("gateway", "skill_adapter.gateway", extra="gateway"),
     ServiceEntry("data-generator", "skill_adapter.data_generator", extra="data-generator"),
     ServiceEntry("trainer", "skill_adapter.trainer", extra="trainer"),
+    ServiceEntry("evaluator", "skill_adapter.evaluator", extra="evaluator"),
 )
-"""The services that exist so far; the evaluator joins when it lands."""
+"""Every service, in start order."""
 
 
 def parse_extra(spec: str) -> ServiceEntry:

@@ -156,6 +156,8 @@ def succeeded(
         digest=digest,
         rank=rank,
         chat_template_hash=base.chat_template_sha256,
+        dataset_object=command.dataset_object,
+        dataset_digest=command.dataset_digest,
     )
     done = JobSucceeded(
         **caused(command),

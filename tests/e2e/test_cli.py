@@ -108,7 +108,7 @@ async def test_up_runs_nats_and_services_then_stops_cleanly_on_ctrl_c(tmp_path: 
 def test_provision_reports_drift_and_changes_nothing_until_applied(tmp_path: Path) -> None:
     first = run_cli(tmp_path, "provision")
     assert first.returncode == 0, first.stderr
-    assert first.stdout.count("created") == 12  # 7 streams, 5 buckets
+    assert first.stdout.count("created") == 13  # 7 streams, 6 buckets
 
     async def loosen() -> int:
         from skill_adapter.runtime.nats_server import EmbeddedNats

@@ -12,6 +12,7 @@ from skill_adapter.cli.app import app
 from skill_adapter.contracts import MESSAGES, Subject
 from skill_adapter.contracts.api import SCOPES
 from skill_adapter.data_generator.settings import DataGeneratorSettings
+from skill_adapter.evaluator.settings import EvaluatorSettings
 from skill_adapter.gateway.settings import GatewaySettings
 from skill_adapter.runtime.settings import RuntimeSettings
 from skill_adapter.skill_parser.settings import SkillParserSettings
@@ -48,7 +49,14 @@ def test_subject_table_matches_the_contracts() -> None:
 
 @pytest.mark.parametrize(
     "settings_class",
-    [RuntimeSettings, SkillParserSettings, GatewaySettings, DataGeneratorSettings, TrainerSettings],
+    [
+        RuntimeSettings,
+        SkillParserSettings,
+        GatewaySettings,
+        DataGeneratorSettings,
+        TrainerSettings,
+        EvaluatorSettings,
+    ],
     ids=lambda c: c.__name__,
 )
 def test_configuration_table_lists_every_setting(settings_class: type) -> None:

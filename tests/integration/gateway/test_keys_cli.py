@@ -66,3 +66,28 @@ async def test_bad_requests_are_refused(tmp_path: Path) -> None:
     assert unknown_key.exit_code == 1
     assert "no API key" in unknown_key.stderr
     assert json.loads((await keys(database_url, tmp_path, "list", "--json")).stdout) == []
+
+
+def test_up_mints_one_internal_key_that_may_evaluate_candidates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from skill_adapter.cli.app import INTERNAL_KEY_NAME, _internal_key_env
+    from skill_adapter.cli.registry import ServiceEntry
+    from skill_adapter.gateway.keys import list_keys
+    from skill_adapter.runtime import RuntimeSettings
+
+    monkeypatch.delenv("SKILL_ADAPTER_INFERENCE_API_KEY", raising=False)
+    settings = RuntimeSettings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'up.db'}", state_dir=tmp_path)
+    services = [
+        ServiceEntry("gateway", "skill_adapter.gateway"),
+        ServiceEntry("data-generator", "skill_adapter.data_generator"),
+        ServiceEntry("evaluator", "skill_adapter.evaluator"),
+    ]
+    first = _internal_key_env(settings, services)["SKILL_ADAPTER_INFERENCE_API_KEY"]
+    second = _internal_key_env(settings, services)["SKILL_ADAPTER_INFERENCE_API_KEY"]
+    assert first != second
+    internal = [key for key in list_keys(settings) if key.name == INTERNAL_KEY_NAME]
+    assert [key.active for key in internal] == [False, True]  # the previous run's key is revoked
+    assert internal[1].hint == second[-4:]
+    assert internal[1].allows("models:evaluate") and internal[1].allows("models:use")
+    assert not internal[1].allows("skills:write")

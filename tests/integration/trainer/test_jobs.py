@@ -87,6 +87,11 @@ async def test_a_job_trains_checkpoints_and_registers_its_adapter(
     kinds = [type(e) for e in events]
     assert kinds[0] is JobStarted and kinds[-2:] == [AdapterRegistered, JobSucceeded], kinds
     assert kinds.count(JobStarted) == 1 and kinds.count(AdapterRegistered) == 1
+    registered = next(e for e in events if isinstance(e, AdapterRegistered))
+    assert (registered.dataset_object, registered.dataset_digest) == (
+        command.dataset_object,
+        command.dataset_digest,
+    ), "the evaluator finds the held-out prompts of the adapter's dataset"
     assert all(e.causation_id == command.event_id for e in events)
     assert all(e.correlation_id == job_id for e in events)
     # progress and checkpoints in the order they happened
