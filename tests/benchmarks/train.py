@@ -19,7 +19,9 @@ the CPU in fp32. Side by side in one run:
     ``--grpo-steps``), its loss and reward curves, and the rubric pass rate on the held-out
     prompts (greedy, no system prompt) of the base model and of the trained adapter.
 
-Writes the JSON file and a PNG chart (loss and reward curves, pass rates) next to it.
+Writes the JSON file and a PNG chart (loss and reward curves, pass rates) next to it, and keeps
+(c)'s adapter in ``~/.cache/skill-adapter-bench/adapters/json-reply`` (with its recipe) for the
+evaluation benchmark.
 """
 
 from __future__ import annotations
@@ -45,6 +47,11 @@ from .serve import CACHE_DIR, machine
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_OUTPUT = ROOT / "tests" / "benchmarks" / "results" / "train.json"
 DEFAULT_DATASET = CACHE_DIR.parent / "datasets" / "json-reply"
+ADAPTERS_DIR = CACHE_DIR.parent / "adapters"
+"""Each skill's trained adapter is kept here (``<skill>/adapter/``, a PEFT folder, and
+``<skill>/recipe.json``: the dataset digest and how it was trained) for the evaluation benchmark
+(``python -m tests.benchmarks.eval``), which reuses it while the dataset digest matches."""
+ADAPTER_RECIPE = "recipe.json"
 EXAMPLES = ROOT / "services" / "cli" / "example_skills"
 TARGET_RATIO = 0.95
 
@@ -276,6 +283,7 @@ def full_run(
     return (
         {
             "seconds": round(seconds, 1),
+            "device": outcome.device,
             "hyperparameters": outcome.hyperparameters,
             "metrics": outcome.metrics,
             "trained_tokens": outcome.trained_tokens,
@@ -339,6 +347,57 @@ def pass_rates(dataset: Path, adapter: Path, limit: int) -> dict[str, Any]:
         }
         print(f"  held-out pass rate, {arm}: {passed}/{len(heldout)}", flush=True)
     return arms
+
+
+def keep_adapter(adapter_dir: Path, folder: Path, recipe: dict[str, Any]) -> Path:
+    """Copy a trained adapter to ``folder/adapter`` with ``recipe`` beside it, replacing what was there."""
+    import shutil
+
+    staging = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(adapter_dir, staging / "adapter")
+    (staging / ADAPTER_RECIPE).write_text(json.dumps(recipe, indent=2) + "\n")
+    shutil.rmtree(folder, ignore_errors=True)
+    staging.rename(folder)
+    print(f"kept the adapter in {folder}", flush=True)
+    return folder
+
+
+def adapter_recipe(
+    *,
+    skill: str,
+    dataset: Path,
+    digest: str,
+    method: str,
+    requested: dict[str, Any],
+    device: str,
+    hyperparameters: dict[str, Any],
+    seconds: float,
+    trained_tokens: int,
+    metrics: dict[str, Any],
+    by: str,
+) -> dict[str, Any]:
+    """The sidecar of a kept adapter: what it was trained on and how."""
+    info = ModelStore(CACHE_DIR).resolve(DEFAULT_MODEL)
+    return {
+        "skill": skill,
+        "dataset": str(dataset),
+        "dataset_digest": digest,
+        "base_model": DEFAULT_MODEL,
+        "chat_template_sha256": info.chat_template_sha256,
+        "method": method,
+        "adapter_type": "lora",
+        "seed": 0,
+        "requested_hyperparameters": requested,
+        "default_recipe": method == "sft+grpo" and not requested,
+        "device": device,
+        "hyperparameters": hyperparameters,
+        "training_seconds": round(seconds, 1),
+        "trained_tokens": trained_tokens,
+        "metrics": metrics,
+        "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "trained_by": by,
+    }
 
 
 # -- report ------------------------------------------------------------------------------------
@@ -489,6 +548,24 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="train-bench-full-") as work:
             full, adapter = full_run(args.dataset, digest, args.grpo_steps, Path(work), args.sft_steps)
             report["full_run"] = full
+            requested = {
+                "grpo_steps": args.grpo_steps,
+                **({"max_steps": args.sft_steps} if args.sft_steps else {}),
+            }
+            recipe = adapter_recipe(
+                skill="json-reply",
+                dataset=args.dataset,
+                digest=digest,
+                method="sft+grpo",
+                requested=requested,
+                device=full["device"],
+                hyperparameters=full["hyperparameters"],
+                seconds=full["seconds"],
+                trained_tokens=full["trained_tokens"],
+                metrics=full["metrics"],
+                by="tests.benchmarks.train",
+            )
+            keep_adapter(adapter, ADAPTERS_DIR / "json-reply", recipe)
             report["grpo_step_seconds"] = full["grpo_step_seconds"]
             write()
             report["heldout_pass_rate"] = pass_rates(args.dataset, adapter, args.heldout)
