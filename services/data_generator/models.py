@@ -7,11 +7,10 @@ died is claimed again when its lease runs out.
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from sqlalchemy import JSON, DateTime, Integer, MetaData, String, Text, func
+from sqlalchemy import MetaData, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from skill_adapter.runtime.leases import LeasedRun, RunTable
 from skill_adapter.runtime.models import NAMING
 
 
@@ -19,18 +18,13 @@ class DataGeneratorBase(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
-class DatasetRun(DataGeneratorBase):
+class DatasetRun(LeasedRun, DataGeneratorBase):
+    """A dataset run; its status ends as ``succeeded`` or ``failed``."""
+
     __tablename__ = "data_generator_runs"
 
     dataset_id: Mapped[str] = mapped_column(String(128), primary_key=True)
-    command: Mapped[dict] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(16), index=True)  # queued | running | succeeded | failed
-    owner: Mapped[str | None] = mapped_column(String(128), nullable=True)
-    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     manifest_object: Mapped[str | None] = mapped_column(String(1024), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
-    )
+
+
+RUNS = RunTable(DatasetRun, DatasetRun.dataset_id, noun="dataset")

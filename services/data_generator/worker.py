@@ -9,15 +9,7 @@ event was published is always complete, and a failed run never leaves a manifest
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import socket
 import time
-import uuid
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
-
-from sqlalchemy import or_, select, update
 
 from skill_adapter.contracts import (
     SKILL_VERSIONS_BUCKET,
@@ -28,13 +20,14 @@ from skill_adapter.contracts import (
 )
 from skill_adapter.runtime import ServiceRuntime
 from skill_adapter.runtime.inbox import stage
+from skill_adapter.runtime.leases import LeasedWorker
 from skill_adapter.runtime.log import get_logger
 from skill_adapter.runtime.objects import ObjectMissing
 from skill_adapter.skillspec.render import skill_system_prompt
 
 from .inference import ChatClient
 from .judge import Judge
-from .models import DatasetRun
+from .models import RUNS, DatasetRun
 from .pipeline import LoadedSkill, Pipeline, RunFailed
 from .settings import DataGeneratorSettings
 from .skills import SkillNotFound, load_skill
@@ -48,93 +41,20 @@ MAX_ATTEMPTS = 3
 """Claims of one run before it is failed: a run that keeps killing its worker is not retried forever."""
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-class Worker:
+class Worker(LeasedWorker[DatasetRun, GenerateDataset]):
     def __init__(self, runtime: ServiceRuntime, settings: DataGeneratorSettings) -> None:
+        super().__init__(
+            RUNS,
+            GenerateDataset,
+            runtime.sessions,
+            lease_seconds=settings.datagen_lease_seconds,
+            poll_seconds=settings.datagen_poll_seconds,
+            name="dataset worker",
+            log=log,
+        )
         self.runtime = runtime
         self.settings = settings
-        self.owner = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
-        self.wake = asyncio.Event()
         self._last_progress = 0.0
-
-    # -- the loop ------------------------------------------------------------------------------
-    async def run_forever(self) -> None:
-        while True:
-            try:
-                claimed = await self.claim()
-                if claimed is not None:
-                    await self.execute(*claimed)
-                    continue
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("dataset worker failed; retrying shortly")
-            self.wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), self.settings.datagen_poll_seconds)
-
-    async def claim(self) -> tuple[GenerateDataset, int] | None:
-        """Take one run that nobody holds: queued, or running with an expired lease."""
-        now = _now()
-        async with self.runtime.sessions() as session, session.begin():
-            candidate = (
-                await session.execute(
-                    select(DatasetRun.dataset_id, DatasetRun.attempts)
-                    .where(
-                        or_(
-                            DatasetRun.status == "queued",
-                            (DatasetRun.status == "running") & (DatasetRun.lease_until < now),
-                        )
-                    )
-                    .order_by(DatasetRun.created_at)
-                    .limit(1)
-                )
-            ).first()
-            if candidate is None:
-                return None
-            dataset_id, attempts = candidate
-            won = await session.execute(
-                update(DatasetRun)
-                .where(
-                    DatasetRun.dataset_id == dataset_id,
-                    DatasetRun.attempts == attempts,
-                    or_(DatasetRun.status == "queued", DatasetRun.lease_until < now),
-                )
-                .values(
-                    status="running",
-                    owner=self.owner,
-                    lease_until=now + timedelta(seconds=self.settings.datagen_lease_seconds),
-                    attempts=attempts + 1,
-                )
-            )
-            if won.rowcount != 1:
-                return None  # another worker claimed it first
-            row = await session.get(DatasetRun, dataset_id)
-            assert row is not None
-            return GenerateDataset.model_validate(row.command), attempts + 1
-
-    @contextlib.asynccontextmanager
-    async def lease(self, dataset_id: str) -> AsyncIterator[None]:
-        async def renew() -> None:
-            while True:
-                await asyncio.sleep(self.settings.datagen_lease_seconds / 3)
-                async with self.runtime.sessions() as session, session.begin():
-                    await session.execute(
-                        update(DatasetRun)
-                        .where(DatasetRun.dataset_id == dataset_id, DatasetRun.owner == self.owner)
-                        .values(lease_until=_now() + timedelta(seconds=self.settings.datagen_lease_seconds))
-                    )
-
-        task = asyncio.create_task(renew(), name=f"lease-{dataset_id}")
-        try:
-            yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
     # -- one run -------------------------------------------------------------------------------
     async def execute(self, command: GenerateDataset, attempt: int) -> None:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, Float, Integer, MetaData, String, Text, func
+from sqlalchemy import JSON, DateTime, Float, MetaData, String, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from skill_adapter.runtime.leases import LeasedRun, RunTable
 from skill_adapter.runtime.models import NAMING
 
 
@@ -20,21 +21,16 @@ class EvaluatorBase(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
-class EvaluationRun(EvaluatorBase):
+class EvaluationRun(LeasedRun, EvaluatorBase):
+    """An evaluation run; its status ends as ``completed`` or ``failed``."""
+
     __tablename__ = "evaluator_runs"
 
     run_id: Mapped[str] = mapped_column(String(128), primary_key=True)
-    command: Mapped[dict] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(16), index=True)  # queued | running | completed | failed
-    owner: Mapped[str | None] = mapped_column(String(128), nullable=True)
-    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     summary: Mapped[dict | None] = mapped_column(JSON, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
-    )
+
+
+RUNS = RunTable(EvaluationRun, EvaluationRun.run_id, noun="run")
 
 
 class KnownAdapter(EvaluatorBase):

@@ -8,33 +8,26 @@ nothing) and wakes the worker after the commit; the evaluation happens there.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
-import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
-
-from sqlalchemy import event as orm_event
 
 from skill_adapter.contracts import (
     AdapterRegistered,
     EvaluationFailed,
     EvaluationProgress,
-    Message,
     StartEvaluation,
 )
 from skill_adapter.runtime import HandlerContext, Migrations, Service, ServiceRuntime
+from skill_adapter.runtime.leases import RunRefused
 
-from .models import EvaluationRun, KnownAdapter
+from .models import RUNS, KnownAdapter
 from .settings import EvaluatorSettings
 from .worker import PRODUCER, Worker
 
 SERVICE_NAME = "evaluator"
 MIGRATIONS = Migrations("skill_adapter.evaluator:migrations", "skill_adapter_evaluator_version")
-RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
-ENVELOPE = frozenset(Message.model_fields)
 
 __all__ = ["MIGRATIONS", "SERVICE_NAME", "auto_run_id", "build_service"]
 
@@ -50,75 +43,25 @@ def auto_run_id(adapter_id: str) -> str:
     return f"auto-{hashlib.sha256(adapter_id.encode()).hexdigest()[:24]}"
 
 
-def _request(command: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in command.items() if key not in ENVELOPE}
-
-
-def _wake_after_commit(ctx: HandlerContext) -> None:
-    worker: Worker = ctx.deps.worker
-
-    def after_commit(_: Any) -> None:
-        worker.wake.set()
-
-    orm_event.listen(ctx.session.sync_session, "after_commit", after_commit, once=True)
-
-
 async def record_run(
     ctx: HandlerContext, command: StartEvaluation
 ) -> EvaluationFailed | EvaluationProgress | None:
     """Queue ``command`` (once per run id); a run id reused with other settings fails."""
-    failed = {
-        "producer": PRODUCER,
-        "correlation_id": command.correlation_id,
-        "causation_id": command.event_id,
-        "run_id": command.run_id,
-        "model": command.model,
-    }
-    if not RUN_ID.fullmatch(command.run_id):
-        return EvaluationFailed(
-            **failed,
-            code="invalid_run_id",
-            reason="run_id must be 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit",
-        )
-    existing = await ctx.session.get(EvaluationRun, command.run_id)
-    if existing is not None:
-        if _request(existing.command) != _request(command.model_dump(mode="json")):
-            return EvaluationFailed(
-                **failed,
-                code="duplicate_run_id",
-                reason=f"run {command.run_id!r} already exists ({existing.status}) with other settings",
-            )
-        return None
-    ctx.session.add(
-        EvaluationRun(
-            run_id=command.run_id, command=command.model_dump(mode="json"), status="queued", attempts=0
-        )
-    )
-    _wake_after_commit(ctx)
+    caused = {"producer": PRODUCER, **command.caused(), "run_id": command.run_id, "model": command.model}
+    try:
+        if not await RUNS.record(ctx.session, command.run_id, command, ctx.deps.worker.wake):
+            return None
+    except RunRefused as exc:
+        return EvaluationFailed(**caused, code=exc.code, reason=exc.reason)
     ctx.log.info("evaluation queued", run=command.run_id, model=command.model)
-    return EvaluationProgress(
-        producer=PRODUCER,
-        correlation_id=command.correlation_id,
-        causation_id=command.event_id,
-        run_id=command.run_id,
-        model=command.model,
-        stage="queued",
-        done=0,
-        total=0,
-    )
+    return EvaluationProgress(**caused, stage="queued", done=0, total=0)
 
 
 def build_service(settings: EvaluatorSettings) -> Service:
     @contextlib.asynccontextmanager
     async def setup(runtime: ServiceRuntime) -> AsyncIterator[Deps]:
-        worker = Worker(runtime, settings)
-        task = asyncio.create_task(worker.run_forever(), name="evaluation-worker")
-        try:
+        async with Worker(runtime, settings).running() as worker:
             yield Deps(runtime, worker)
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
     service = Service(
         SERVICE_NAME,

@@ -9,15 +9,11 @@ outbox. A run that stopped half-way keeps its reports, labelled partial, and is 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import socket
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
-from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from skill_adapter.contracts import (
@@ -32,10 +28,11 @@ from skill_adapter.contracts import (
 )
 from skill_adapter.runtime import ServiceRuntime
 from skill_adapter.runtime.inbox import stage
+from skill_adapter.runtime.leases import LeasedWorker
 from skill_adapter.runtime.log import get_logger
 
 from .evaluation import Evaluation, Outcome
-from .models import EvaluationRun, KnownAdapter, Promotion
+from .models import RUNS, EvaluationRun, KnownAdapter, Promotion
 from .settings import EvaluatorSettings
 
 log = get_logger(__name__)
@@ -50,86 +47,19 @@ def event_id(run_id: str, kind: str) -> str:
     return str(uuid.uuid5(EVENT_IDS, f"{run_id}/{kind}"))
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-class Worker:
+class Worker(LeasedWorker[EvaluationRun, StartEvaluation]):
     def __init__(self, runtime: ServiceRuntime, settings: EvaluatorSettings) -> None:
+        super().__init__(
+            RUNS,
+            StartEvaluation,
+            runtime.sessions,
+            lease_seconds=settings.eval_lease_seconds,
+            poll_seconds=settings.eval_poll_seconds,
+            name="evaluation worker",
+            log=log,
+        )
         self.runtime = runtime
         self.settings = settings
-        self.owner = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
-        self.wake = asyncio.Event()
-
-    async def run_forever(self) -> None:
-        while True:
-            try:
-                claimed = await self.claim()
-                if claimed is not None:
-                    await self.execute(*claimed)
-                    continue
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("evaluation worker failed; retrying shortly")
-            self.wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), self.settings.eval_poll_seconds)
-
-    async def claim(self) -> tuple[StartEvaluation, int] | None:
-        """Take one run that nobody holds: queued, or running with an expired lease."""
-        now = _now()
-        runnable = or_(
-            EvaluationRun.status == "queued",
-            (EvaluationRun.status == "running") & (EvaluationRun.lease_until < now),
-        )
-        async with self.runtime.sessions() as session, session.begin():
-            candidate = (
-                await session.execute(
-                    select(EvaluationRun.run_id, EvaluationRun.attempts)
-                    .where(runnable)
-                    .order_by(EvaluationRun.created_at)
-                    .limit(1)
-                )
-            ).first()
-            if candidate is None:
-                return None
-            run_id, attempts = candidate
-            won = await session.execute(
-                update(EvaluationRun)
-                .where(EvaluationRun.run_id == run_id, EvaluationRun.attempts == attempts, runnable)
-                .values(
-                    status="running",
-                    owner=self.owner,
-                    lease_until=now + timedelta(seconds=self.settings.eval_lease_seconds),
-                    attempts=attempts + 1,
-                )
-            )
-            if won.rowcount != 1:
-                return None  # another worker claimed it first
-            row = await session.get(EvaluationRun, run_id)
-            assert row is not None
-            return StartEvaluation.model_validate(row.command), attempts + 1
-
-    @contextlib.asynccontextmanager
-    async def lease(self, run_id: str) -> AsyncIterator[None]:
-        async def renew() -> None:
-            while True:
-                await asyncio.sleep(self.settings.eval_lease_seconds / 3)
-                async with self.runtime.sessions() as session, session.begin():
-                    await session.execute(
-                        update(EvaluationRun)
-                        .where(EvaluationRun.run_id == run_id, EvaluationRun.owner == self.owner)
-                        .values(lease_until=_now() + timedelta(seconds=self.settings.eval_lease_seconds))
-                    )
-
-        task = asyncio.create_task(renew(), name=f"lease-{run_id}")
-        try:
-            yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
     async def execute(self, command: StartEvaluation, attempt: int) -> None:
         log.info("evaluation claimed", run=command.run_id, model=command.model, attempt=attempt)
@@ -322,5 +252,5 @@ class Worker:
             )
         else:
             current.adapter_id, current.pass_rate, current.run_id = command.model, rate, command.run_id
-            current.promoted_at = _now()
+            current.promoted_at = datetime.now(UTC)
         return events
