@@ -8,6 +8,7 @@ from .datasets import (
     DatasetProgress,
     DatasetStats,
     GenerateDataset,
+    HeldoutRecord,
     StrategyStats,
 )
 from .envelope import Command, Diagnostic, Event, Message, new_event_id
@@ -133,6 +134,7 @@ __all__ = [
     "Event",
     "GateDecision",
     "GenerateDataset",
+    "HeldoutRecord",
     "IngestSkill",
     "JobCancelled",
     "JobCheckpointed",

@@ -76,6 +76,26 @@ class StrategyStats(BaseModel):
         return self.accepted / self.attempts if self.attempts else 0.0
 
 
+class HeldoutRecord(BaseModel):
+    """One line of a dataset's ``heldout.jsonl``: a prompt kept for evaluation, never trained on.
+
+    Written by the data generator, read by the evaluator (unknown fields are ignored, so a newer
+    writer does not break an older reader).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    prompt_id: str
+    prompt: str = Field(min_length=1)
+    source: str
+    eval_id: str | None = None
+    near_miss: bool = False
+    expected_content: list[str] = Field(
+        default_factory=list, description="Any of these in a reply means its content is right."
+    )
+    reference: str | None = None
+
+
 class DatasetStats(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 

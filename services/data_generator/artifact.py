@@ -52,20 +52,6 @@ class SampleRecord(BaseModel):
         return messages
 
 
-class HeldoutRecord(BaseModel):
-    """One line of ``heldout.jsonl``: a prompt kept for evaluation, never trained on."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    prompt_id: str
-    prompt: str = Field(min_length=1)
-    source: str
-    eval_id: str | None = None
-    near_miss: bool = False
-    expected_content: list[str] = Field(default_factory=list)
-    reference: str | None = None
-
-
 class GrpoRecord(BaseModel):
     """One line of ``grpo.jsonl``: a prompt whose sampled rewards vary (TRL's ``prompt`` column)."""
 

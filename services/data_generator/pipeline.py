@@ -17,11 +17,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from statistics import fmean, pstdev
 
-from skill_adapter.contracts import DatasetStats, GenerateDataset, Rubric, StrategyStats
+from skill_adapter.contracts import DatasetStats, GenerateDataset, HeldoutRecord, Rubric, StrategyStats
 from skill_adapter.skillspec.document import Bundle, SkillDocument
 from skill_adapter.skillspec.evals import EvalSet
 
-from .artifact import ChatMessage, GrpoRecord, HeldoutRecord, SampleRecord
+from .artifact import ChatMessage, GrpoRecord, SampleRecord
 from .inference import ChatClient, InferenceRefused, InferenceUnavailable
 from .judge import Judge
 from .paraphrase import paraphrase_instruction, parse_paraphrase

@@ -16,13 +16,13 @@ from skill_adapter.contracts import (
     DatasetFile,
     DatasetGenerated,
     GenerateDataset,
+    HeldoutRecord,
 )
 from skill_adapter.runtime.objects import Objects
 
 from .artifact import (
     FileEntry,
     GrpoRecord,
-    HeldoutRecord,
     Manifest,
     SampleRecord,
     entry,

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
+from skill_adapter.contracts import HeldoutRecord
 from skill_adapter.skillspec.bundle import Bundle
 from skill_adapter.skillspec.evals import EvalSet
 
@@ -41,20 +42,6 @@ class EvalPrompt:
 
 class PromptsInvalid(ValueError):
     """A prompt file that does not read: names the file and line."""
-
-
-class HeldoutLine(BaseModel):
-    """A line of the data generator's ``heldout.jsonl``, read tolerantly (unknown fields ignored)."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-    prompt_id: str
-    prompt: str = Field(min_length=1)
-    source: str
-    eval_id: str | None = None
-    near_miss: bool = False
-    expected_content: list[str] = Field(default_factory=list)
-    reference: str | None = None
 
 
 class ManifestFile(BaseModel):
@@ -86,7 +73,7 @@ def parse_heldout(data: bytes, name: str) -> list[EvalPrompt]:
         if not line.strip():
             continue
         try:
-            record = HeldoutLine.model_validate(json.loads(line))
+            record = HeldoutRecord.model_validate(json.loads(line))
         except (ValueError, ValidationError) as exc:
             raise PromptsInvalid(f"{name} line {number}: {exc}") from exc
         expected = tuple(record.expected_content)

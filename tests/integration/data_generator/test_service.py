@@ -25,10 +25,10 @@ from skill_adapter.contracts import (
     DatasetGenerated,
     DatasetProgress,
     GenerateDataset,
+    HeldoutRecord,
 )
 from skill_adapter.data_generator.artifact import (
     GrpoRecord,
-    HeldoutRecord,
     Manifest,
     SampleRecord,
     parse_jsonl,

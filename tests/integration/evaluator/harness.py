@@ -22,9 +22,10 @@ from skill_adapter.contracts import (
     EvaluationCompleted,
     EvaluationFailed,
     EvaluationProgress,
+    HeldoutRecord,
     StartEvaluation,
 )
-from skill_adapter.data_generator.artifact import FileEntry, HeldoutRecord, Manifest, sha256, to_jsonl
+from skill_adapter.data_generator.artifact import FileEntry, Manifest, sha256, to_jsonl
 from skill_adapter.modelstore import pack_folder
 from skill_adapter.runtime.objects import Objects, ensure_bucket
 from skill_adapter.runtime.publisher import Publisher

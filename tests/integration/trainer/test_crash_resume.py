@@ -26,6 +26,7 @@ from skill_adapter.contracts import (
     DATASETS_BUCKET,
     AdapterRegistered,
     DatasetStats,
+    HeldoutRecord,
     JobCheckpointed,
     JobProgress,
     JobStarted,
@@ -34,7 +35,6 @@ from skill_adapter.contracts import (
 from skill_adapter.data_generator.artifact import (
     ChatMessage,
     GrpoRecord,
-    HeldoutRecord,
     Manifest,
     SampleRecord,
     entry,
