@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -223,6 +224,17 @@ def provisioner_permissions() -> tuple[list[str], list[str]]:
     """Stream, consumer and bucket administration; no application messages. The operator's
     CLI uses this identity with the default inbox prefix."""
     return [f"{API}.>"], ["_INBOX.>"]
+
+
+def new_password() -> str:
+    """A random password that nats-server reads back as the same string.
+
+    The server parses a ``$NATS_PASSWORD_<USER>`` value as a configuration token, so a value
+    that starts with a digit or ``-`` is read as a number and refused ("Expected a digit"):
+    ``secrets.token_urlsafe`` does that about one time in six. A letter, then hex, is always a
+    string (and safe in a URL too).
+    """
+    return "pw" + secrets.token_hex(24)
 
 
 def password_variable(user: str) -> str:

@@ -17,26 +17,23 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import secrets
 import sys
 from pathlib import Path
+from types import ModuleType
 
 HERE = Path(__file__).resolve().parent
 DB_USER = DB_NAME = "skill_adapter"
 DB_HOST = "postgres"
 
 
-def _users() -> list[str]:
+def _permissions() -> ModuleType:
+    """``deploy/nats/permissions.py`` (a script, not a package): the users and their passwords."""
     spec = importlib.util.spec_from_file_location("nats_permissions", HERE.parent / "nats" / "permissions.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up
     spec.loader.exec_module(module)
-    return [module.PROVISIONER, *module.FOOTPRINTS]
-
-
-def _variable(user: str) -> str:
-    return "NATS_PASSWORD_" + user.upper().replace("-", "_")
+    return module
 
 
 def _write(path: Path, text: str, *, overwrite: bool) -> None:
@@ -44,18 +41,20 @@ def _write(path: Path, text: str, *, overwrite: bool) -> None:
         return
     path.write_text(text)
     path.chmod(0o600)
-    print(f"wrote {path.relative_to(HERE.parents[1])}")
+    print(f"wrote {path}")
 
 
 def generate(folder: Path, *, example: bool = False) -> None:
+    nats = _permissions()
+
     def password(name: str) -> str:
         if example:
             return "change-me"
         existing = folder / name
-        return existing.read_text().strip() if existing.exists() else secrets.token_urlsafe(24)
+        return existing.read_text().strip() if existing.exists() else nats.new_password()
 
     suffix = ".example" if example else ""
-    users = _users()
+    users = [nats.PROVISIONER, *nats.FOOTPRINTS]
     passwords = {user: password(f"nats_password_{user}") for user in users}
     db_password = password("postgres_password")
     database_url = f"postgresql://{DB_USER}:{db_password}@{DB_HOST}:5432/{DB_NAME}"
@@ -63,7 +62,7 @@ def generate(folder: Path, *, example: bool = False) -> None:
         _write(folder / f"nats_password_{user}{suffix}", value + "\n", overwrite=example)
     _write(
         folder / f"nats-users.env{suffix}",
-        "".join(f"{_variable(user)}={value}\n" for user, value in passwords.items()),
+        "".join(f"{nats.password_variable(user)}={value}\n" for user, value in passwords.items()),
         overwrite=True,
     )
     _write(folder / f"postgres_password{suffix}", db_password + "\n", overwrite=example)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,7 +23,7 @@ ROOT_USER = "test-root"
 
 @pytest.fixture(scope="module")
 def passwords() -> dict[str, str]:
-    return {user: secrets.token_urlsafe(18) for user in [PERMS.PROVISIONER, *SERVICES, ROOT_USER]}
+    return {user: PERMS.new_password() for user in [PERMS.PROVISIONER, *SERVICES, ROOT_USER]}
 
 
 def start_auth_server(root: Path, passwords: dict[str, str]) -> NatsProcess:
