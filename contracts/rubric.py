@@ -181,13 +181,25 @@ class Criterion(BaseModel):
 
 
 class OutputConstraint(BaseModel):
-    """A formal constraint on the whole reply, for guided decoding."""
+    """A formal constraint on the whole reply, for guided decoding.
+
+    For ``kind="regex"``, ``regex`` is the most trusted full-match regex; ``grammar``, when set,
+    is stricter: a Lark grammar in llguidance's dialect (vLLM's ``guidance`` backend and the
+    local engine) whose one token is every full-match regex and "never contains" text of the
+    rubric at once, ``/a/ & /b/ & ~/(?s:.*)text(?s:.*)/`` (intersection and complement of
+    regular languages). A client that can send a grammar sends it; one that cannot, or whose
+    server refuses it, sends ``regex``.
+    """
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     kind: Literal["json_schema", "regex"]
     json_schema: dict[str, Any] | None = None
     regex: str | None = None
+    grammar: str | None = Field(
+        default=None,
+        description="With kind regex: every full-match regex and never-contains text as one Lark grammar.",
+    )
     criteria: list[str] = Field(default_factory=list, description="Ids of the criteria it enforces.")
 
     @model_validator(mode="after")
@@ -196,6 +208,8 @@ class OutputConstraint(BaseModel):
             self.regex is not None
         ):
             raise ValueError("set exactly the field that matches kind")
+        if self.grammar is not None and self.kind != "regex":
+            raise ValueError("grammar goes with kind regex")
         return self
 
 

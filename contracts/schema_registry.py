@@ -40,25 +40,43 @@ def load_snapshots(directory: Path = SNAPSHOT_DIR) -> dict[str, dict[str, Any]]:
     return {p.stem: json.loads(p.read_text()) for p in sorted(directory.glob("*.json"))}
 
 
-def breaking_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    """Why ``new`` cannot replace ``old`` under the same version (empty: it can)."""
+def _object_changes(old: dict[str, Any], new: dict[str, Any], where: str = "") -> list[str]:
+    """Why object schema ``new`` cannot replace ``old``: only optional properties may be added."""
     problems: list[str] = []
     old_props: dict[str, Any] = old.get("properties", {})
     new_props: dict[str, Any] = new.get("properties", {})
     for name, schema in old_props.items():
         if name not in new_props:
-            problems.append(f"property {name!r} was removed")
+            problems.append(f"{where}property {name!r} was removed")
         elif new_props[name] != schema:
-            problems.append(f"property {name!r} changed")
+            problems.append(f"{where}property {name!r} changed")
     newly_required = set(new.get("required", [])) - set(old.get("required", []))
     for name in sorted(newly_required):
-        problems.append(f"property {name!r} became required")
-    for name, schema in old.get("$defs", {}).items():
-        if new.get("$defs", {}).get(name, schema) != schema:
-            problems.append(f"definition {name!r} changed")
-    for key in ("type", "additionalProperties", "x-subject"):
+        problems.append(f"{where}property {name!r} became required")
+    rest = {k: v for k, v in old.items() if k not in ("properties", "required", "description")}
+    for key in sorted(rest.keys() | (new.keys() - {"properties", "required", "description"})):
         if old.get(key) != new.get(key):
-            problems.append(f"{key!r} changed")
+            problems.append(f"{where}{key!r} changed")
+    return problems
+
+
+def breaking_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """Why ``new`` cannot replace ``old`` under the same version (empty: it can).
+
+    The message and each of its definitions may only gain optional properties (and change
+    descriptions); a definition that is not an object schema (an enum, a union) must not change.
+    """
+    problems = _object_changes(
+        {k: v for k, v in old.items() if k != "$defs"}, {k: v for k, v in new.items() if k != "$defs"}
+    )
+    for name, schema in old.get("$defs", {}).items():
+        replacement = new.get("$defs", {}).get(name, schema)
+        if replacement == schema:
+            continue
+        if schema.get("type") == "object" and replacement.get("type") == "object":
+            problems.extend(_object_changes(schema, replacement, f"definition {name!r}: "))
+        else:
+            problems.append(f"definition {name!r} changed")
     return problems
 
 

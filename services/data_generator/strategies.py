@@ -5,9 +5,11 @@ clients use), so the content is the model's own reading of the skill; the datase
 the bare prompt with the verified response, which is what teaches the skill without it.
 
 * ``teacher``: the configured teacher model (any OpenAI-compatible endpoint).
-* ``guided``: the base model, constrained by the rubric's output constraint (a JSON Schema as
-  ``response_format``, a regex as vLLM's ``structured_outputs``): the structure is right by
-  construction, the words are the model's.
+* ``guided``: the base model, constrained by the rubric's output constraint (a JSON Schema, or
+  the grammar of every full-match regex and "never contains" text, else the one regex, as
+  vLLM's ``structured_outputs``): the structure is right by construction, the words are the
+  model's. A server that cannot follow the grammar (vLLM with its default xgrammar backend)
+  gets the regex for the rest of the run.
 * ``best_of_n``: the base model, unconstrained, N samples; the verifier keeps the best.
 * ``reference``: a reply the skill itself gives for an example prompt (no model involved).
 
@@ -22,9 +24,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from skill_adapter.contracts import LengthCheck, OutputConstraint, Rubric
+from skill_adapter.runtime.log import get_logger
 
-from .inference import ChatClient
+from .inference import ChatClient, InferenceError
 from .prompts import Prompt
+
+log = get_logger(__name__)
 
 
 class StrategyUnavailable(Exception):
@@ -53,18 +58,26 @@ written on one line, as agents and the skills' own examples write it, unless the
 for several lines. vLLM reads the option from its server configuration, not per request."""
 
 
-def constraint_body(constraint: OutputConstraint, *, multiline: bool = False) -> dict[str, Any]:
+def constraint_body(
+    constraint: OutputConstraint, *, multiline: bool = False, grammar: bool = True
+) -> dict[str, Any]:
     """The request fields that ask an OpenAI-compatible server for ``constraint``
-    (vLLM's ``structured_outputs``, which the gateway's local engine follows too).
+    (vLLM's ``structured_outputs``, which the gateway's local engine follows too): its grammar
+    when it has one and ``grammar`` allows, else its regex.
 
     >>> constraint_body(OutputConstraint(kind="regex", regex="(yes|no)"))
     {'structured_outputs': {'regex': '(yes|no)'}}
+    >>> both = OutputConstraint(kind="regex", regex="a+", grammar="start: R\\nR: /a+/ & /.{1,3}/")
+    >>> constraint_body(both)["structured_outputs"].keys(), constraint_body(both, grammar=False)
+    (dict_keys(['grammar']), {'structured_outputs': {'regex': 'a+'}})
     """
     if constraint.kind == "json_schema":
         outputs: dict[str, Any] = {"json": constraint.json_schema}
         if not multiline:
             outputs["whitespace_pattern"] = ONE_LINE_JSON
         return {"structured_outputs": outputs}
+    if grammar and constraint.grammar is not None:
+        return {"structured_outputs": {"grammar": constraint.grammar}}
     return {"structured_outputs": {"regex": constraint.regex}}
 
 
@@ -104,6 +117,10 @@ class Sampler:
     teacher: ChatClient | None = None
     teacher_model: str | None = None
     multiline: bool = False
+    grammar_refused: str | None = None
+    """Why the server could not follow the constraint's grammar (then guided requests send its
+    regex); ``grammar_works`` once it has followed it (then a failure is not the grammar's)."""
+    grammar_works: bool = False
 
     def available(self, strategy: str) -> str | None:
         """Why ``strategy`` cannot run here, or ``None`` when it can."""
@@ -132,22 +149,41 @@ class Sampler:
             client, model = self.teacher, self.teacher_model
         elif strategy == "guided":
             assert self.constraint is not None
-            constraint = constraint_body(self.constraint, multiline=self.multiline)
+            constraint = constraint_body(
+                self.constraint, multiline=self.multiline, grammar=self.grammar_refused is None
+            )
             # two rows share the prompt's prefill and cost little more than one on a CPU
             count = min(2, self.candidates)
         elif strategy == "best_of_n":
             count = self.candidates
         else:
             raise StrategyUnavailable(f"unknown strategy {strategy!r}")
-        result = await client.chat(
-            model,
-            self.messages(prompt),
-            n=n or count,
-            temperature=self.temperature,
-            seed=seed,
-            max_tokens=self.max_tokens,
-            constraint=constraint,
-        )
+        request = {
+            "n": n or count,
+            "temperature": self.temperature,
+            "seed": seed,
+            "max_tokens": self.max_tokens,
+        }
+        try:
+            result = await client.chat(model, self.messages(prompt), **request, constraint=constraint)
+        except InferenceError as exc:
+            # A server that cannot follow the grammar refuses it (400) or fails on it (vLLM with
+            # its xgrammar backend answers 500): once the regex works instead, it gets the regex.
+            if self.grammar_works or not (constraint and "grammar" in constraint["structured_outputs"]):
+                raise
+            assert self.constraint is not None
+            constraint = constraint_body(self.constraint, multiline=self.multiline, grammar=False)
+            result = await client.chat(model, self.messages(prompt), **request, constraint=constraint)
+            if self.grammar_refused is None:
+                log.warning(
+                    "the inference server cannot follow the output grammar; guided requests send "
+                    "the rubric's first full-match regex (for vLLM: --structured-outputs-config.backend guidance)",
+                    error=str(exc),
+                )
+            self.grammar_refused = str(exc)
+        else:
+            if constraint and "grammar" in constraint["structured_outputs"]:
+                self.grammar_works = True
         return [Candidate(c.text.strip(), strategy, c.finish_reason) for c in result.choices]
 
 

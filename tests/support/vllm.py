@@ -166,6 +166,9 @@ def start_vllm(
         "--max-model-len",
         str(max_model_len),
         "--disable-uvicorn-access-log",
+        # llguidance, as the local engine and deploy/docker/vllm.Dockerfile: grammars with "&"
+        "--structured-outputs-config.backend",
+        "guidance",
         *extra_args,
     ]
     env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME"}}

@@ -65,6 +65,29 @@ def test_other_changes_are_breaking(change: str) -> None:
     assert breaking_changes(old, new)
 
 
+def test_a_definition_may_gain_an_optional_property_and_nothing_else() -> None:
+    old = export_schema("skills.evt.skill.parsed.v1")
+    definition = "OutputConstraint"
+    assert old["$defs"][definition]["type"] == "object"
+
+    def changed(edit: object) -> dict:
+        new = json.loads(json.dumps(old))
+        edit(new["$defs"][definition])  # type: ignore[operator]
+        return new
+
+    assert breaking_changes(old, changed(lambda d: d["properties"].update(extra={"type": "string"}))) == []
+    assert breaking_changes(old, changed(lambda d: d.update(description="reworded"))) == []
+    removed = breaking_changes(old, changed(lambda d: d["properties"].pop("criteria")))
+    assert removed == [f"definition {definition!r}: property 'criteria' was removed"]
+    required = breaking_changes(old, changed(lambda d: d.update(required=[*d["required"], "regex"])))
+    assert required == [f"definition {definition!r}: property 'regex' became required"]
+    closed = breaking_changes(old, changed(lambda d: d.update(additionalProperties=False)))
+    assert closed == [f"definition {definition!r}: 'additionalProperties' changed"]
+    new = json.loads(json.dumps(old))
+    new["$defs"][definition] = {"type": "string"}
+    assert breaking_changes(old, new) == [f"definition {definition!r} changed"]
+
+
 def test_write_refuses_a_breaking_change_under_the_same_version(tmp_path: Path) -> None:
     snapshots = tmp_path / "schemas"
     shutil.copytree(SNAPSHOT_DIR, snapshots)

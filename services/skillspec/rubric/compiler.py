@@ -25,8 +25,9 @@ same rubric.
 
 The ``output_constraint`` (for guided decoding) comes from the criteria for every prompt: every
 JSON Schema merged into one (``schemas``; one that does not merge is left to its criterion), or
-for "valid JSON" alone any object or array, or else the most trusted full-match regex; none
-when another criterion needs Markdown around the JSON.
+for "valid JSON" alone any object or array, or else the most trusted full-match regex, with a
+grammar for every full-match regex and "never contains" text at once when there are several
+(``guidance``); none when another criterion needs Markdown around the JSON.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from ..document import SKILL_MD, Bundle, SkillDocument
 from ..evals import EVALS_PATH, EvalSet
 from .body import BodySentence, body_sentences
 from .criteria import CriteriaBuilder, dedupe, describe_check, id_part
+from .guidance import lark_grammar, portable
 from .json_checks import compile_schema
 from .lead_ins import compile_lead_in
 from .patterns import compile_checks
@@ -183,9 +185,22 @@ def output_constraint(criteria: list[Criterion]) -> OutputConstraint | None:
     full = [
         c for c in everywhere if c.check.kind == "regex" and c.check.mode == "fullmatch" and not c.check.flags
     ]
-    if full:
-        return OutputConstraint(kind="regex", regex=full[0].check.pattern, criteria=[full[0].id])  # type: ignore[union-attr]
-    return None
+    if not full:
+        return None
+    first = full[0]
+    regex = first.check.pattern  # type: ignore[union-attr]
+    if not portable(regex):
+        return OutputConstraint(kind="regex", regex=regex, criteria=[first.id])
+    more = [c for c in full[1:] if portable(c.check.pattern)]  # type: ignore[union-attr]
+    never = [c for c in everywhere if c.check.kind == "not_contains"]
+    if not more and not never:
+        return OutputConstraint(kind="regex", regex=regex, criteria=[first.id])
+    enforced = [first, *more, *never]
+    grammar = lark_grammar(
+        [c.check for c in (first, *more)],  # type: ignore[misc]
+        [c.check for c in never],  # type: ignore[misc]
+    )
+    return OutputConstraint(kind="regex", regex=regex, grammar=grammar, criteria=[c.id for c in enforced])
 
 
 def compile_rubric(

@@ -88,6 +88,25 @@ async def test_structured_outputs_pass_through(client: openai.AsyncOpenAI) -> No
     assert chosen.choices[0].message.content in {"yes", "no"}
 
 
+async def test_an_intersection_grammar_constrains_vllm_as_the_local_engine(
+    client: openai.AsyncOpenAI,
+) -> None:
+    """The data generator's grammar for several full-match regexes and a "never contains" text
+    (llguidance's ``&`` and ``~``): vLLM's default backend selection hands it to guidance."""
+    grammar = "start: REPLY\nREPLY: /[a-z ]{1,40}/ & /[^ ]+( [^ ]+){0,3}/ & ~/(?s:.*)the(?s:.*)/"
+    reply = await client.chat.completions.create(
+        **{
+            **GREEDY,
+            "messages": [{"role": "user", "content": "Describe the sea in a few words."}],
+            "max_tokens": 24,
+            "extra_body": {"structured_outputs": {"grammar": grammar}},
+        }
+    )
+    text = reply.choices[0].message.content or ""
+    assert re.fullmatch("[a-z ]{1,40}", text) and re.fullmatch("[^ ]+( [^ ]+){0,3}", text), text
+    assert "the" not in text
+
+
 async def test_vllm_refusals_are_4xx_in_the_openai_envelope(
     client: openai.AsyncOpenAI, vllm_gateway: ServedGateway
 ) -> None:

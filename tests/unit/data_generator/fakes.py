@@ -52,6 +52,8 @@ class FakeOpenAI:
     up: bool = True
     max_model_len: int = 2048
     comply_unconstrained: bool = False
+    refuse_grammar: int | None = None
+    """Answer a ``structured_outputs.grammar`` with this status (vLLM on xgrammar answers 500)."""
     calls: list[dict[str, Any]] = field(default_factory=list)
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
@@ -70,6 +72,17 @@ class FakeOpenAI:
                 200,
                 json={"count": words + TEMPLATE_OVERHEAD, "max_model_len": self.max_model_len, "tokens": []},
             )
+        if (
+            path == "/v1/chat/completions"
+            and self.refuse_grammar
+            and "grammar" in (body.get("structured_outputs") or {})
+        ):
+            error = {
+                "message": "grammar not supported",
+                "type": "invalid_request_error",
+                "code": "invalid_constraint",
+            }
+            return httpx.Response(400, json={"error": error})
         if path == "/v1/chat/completions":
             question = body["messages"][-1]["content"]
             seed = int(body.get("seed") or 0)
@@ -96,7 +109,7 @@ class FakeOpenAI:
         outputs = body.get("structured_outputs") or {}
         if "json" in outputs or "response_format" in body or self.comply_unconstrained:
             return _json_reply(question, seed)
-        if "regex" in outputs:
+        if "regex" in outputs or "grammar" in outputs:
             return "feat(core): add the requested change"
         return f"Sure! Here is my answer to {question!r}."
 

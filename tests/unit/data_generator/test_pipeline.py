@@ -273,3 +273,29 @@ async def test_auto_drops_a_strategy_whose_form_keeps_failing_even_on_near_miss_
     assert best_of_n.disabled is not None and "0 of" in best_of_n.disabled
     # at most one more request's candidates after the probe's 4 form-judged ones
     assert best_of_n.attempts <= 4 + 3
+
+
+@pytest.mark.parametrize("refused", [None, 400, 500])
+async def test_guided_commit_messages_ask_for_the_whole_grammar_and_fall_back_to_the_regex(
+    refused: int | None,
+) -> None:
+    skill = load_example("commit-message")
+    constraint = skill.rubric.output_constraint
+    assert constraint is not None and constraint.grammar is not None
+    fake = FakeOpenAI(refuse_grammar=refused)
+    guided = sampler(skill, fake)
+    dataset = await Pipeline(
+        settings(), command(skill_name="commit-message", num_samples=4), skill, guided, None, Events()
+    ).run()
+
+    assert len(dataset.train) == 4
+    sent = [c["structured_outputs"] for c in fake.calls if "structured_outputs" in c]
+    if not refused:
+        assert sent and all(s == {"grammar": constraint.grammar} for s in sent)
+        assert guided.grammar_refused is None
+    else:  # the first guided request is refused once; every request after it sends the regex
+        assert sent[0] == {"grammar": constraint.grammar}
+        retries = 3 if refused == 500 else 1  # a 5xx is retried (twice here) before the fallback
+        assert sum("grammar" in s for s in sent) <= settings().datagen_concurrency * retries
+        assert sent[-1] == {"regex": constraint.regex}
+        assert guided.grammar_refused and "grammar not supported" in guided.grammar_refused

@@ -529,8 +529,10 @@ def test_the_most_trusted_fullmatch_regex_is_a_regex_constraint() -> None:
     )
     assert constraint is not None and constraint.kind == "regex" and constraint.regex == r"[A-Z]+-\d+: .+"
     second = criterion("body.l3.regex", RegexCheck(pattern="x", mode="fullmatch"))
-    both = output_constraint([ticket, second])
-    assert both is not None and both.regex == ticket.check.pattern and both.criteria == ["body.l1.regex"]
+    both = output_constraint([ticket, second])  # the regex stays the first; a grammar holds both
+    assert both is not None and both.regex == ticket.check.pattern
+    assert both.criteria == ["body.l1.regex", "body.l3.regex"] and both.grammar is not None
+    assert output_constraint([ticket]).grammar is None  # type: ignore[union-attr]
     assert (
         output_constraint([criterion("r", RegexCheck(pattern="x", mode="fullmatch", flags=["IGNORECASE"]))])
         is None
