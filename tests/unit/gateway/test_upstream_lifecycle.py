@@ -21,19 +21,20 @@ from skill_adapter.gateway.inference import upstream
 from skill_adapter.gateway.inference.backend import AdapterSpec, Cancellation
 from skill_adapter.gateway.inference.upstream import OpenAIBackend
 from skill_adapter.gateway.settings import OpenAIBackendConfig
+from tests.support.fake_http import Serve
 from tests.unit.gateway.test_upstream import ADAPTERS, FakeVllm, backend, spec
 
 pytestmark = pytest.mark.unit
 
 
-async def test_adapters_left_in_vllm_from_our_folder_follow_the_registry() -> None:
+async def test_adapters_left_in_vllm_from_our_folder_follow_the_registry(serve: Serve) -> None:
     fake = FakeVllm()
     fake.loras = {
         "retired-meanwhile": "/mnt/adapters/retired-meanwhile",  # an earlier gateway loaded it
         "still-promoted": "/mnt/adapters/still-promoted",
         "operators-own": "/opt/loras/operators-own",  # --lora-modules: not ours to unload
     }
-    vllm = backend(fake, lora_root="/mnt/adapters")
+    vllm = await backend(serve, fake, lora_root="/mnt/adapters")
     await vllm.start()
     await vllm.sync_adapters([spec("still-promoted")])
     assert set(fake.loras) == {"still-promoted", "operators-own"}
@@ -59,9 +60,10 @@ class BusyVllm(FakeVllm):
 
 async def test_a_retired_adapter_is_hidden_while_its_unload_is_retried(
     monkeypatch: pytest.MonkeyPatch,
+    serve: Serve,
 ) -> None:
     fake = BusyVllm()
-    vllm = backend(fake)
+    vllm = await backend(serve, fake)
     await vllm.start()
     await vllm.sync_adapters([spec("a1")])
     assert vllm.serves("a1")
@@ -82,9 +84,9 @@ async def test_a_retired_adapter_is_hidden_while_its_unload_is_retried(
     assert "a1" not in fake.loras and (await vllm.health()).detail is None
 
 
-async def test_an_unload_of_an_adapter_vllm_no_longer_has_counts_as_done() -> None:
+async def test_an_unload_of_an_adapter_vllm_no_longer_has_counts_as_done(serve: Serve) -> None:
     fake = FakeVllm()
-    vllm = backend(fake)
+    vllm = await backend(serve, fake)
     await vllm.start()
     await vllm.sync_adapters([spec("a1")])
     fake.loras.clear()  # vLLM lost it (restarted) before the gateway noticed
@@ -106,19 +108,20 @@ def test_lora_root_applies_to_a_symlinked_adapters_folder(tmp_path: Path) -> Non
     assert vllm.lora_path(AdapterSpec(adapter_id="x", path=Path("/elsewhere/x"))) == "/elsewhere/x"
 
 
-async def test_a_client_giving_up_on_a_whole_reply_closes_the_upstream_request() -> None:
+async def test_a_client_giving_up_on_a_whole_reply_closes_the_upstream_request(serve: Serve) -> None:
     closed = asyncio.Event()
 
     async def slow(request: httpx.Request) -> httpx.Response:
         if request.url.path == "/v1/chat/completions":
             try:
                 await asyncio.sleep(30)
-            finally:
+            finally:  # the server cancels the handler when the connection closes
                 closed.set()
         return FakeVllm()(request)
 
-    config = OpenAIBackendConfig(kind="vllm", base_url="http://vllm:8000/v1")
-    vllm = OpenAIBackend(config, "vllm-0", ADAPTERS, transport=httpx.MockTransport(slow))
+    url = await serve(slow)
+    config = OpenAIBackendConfig(kind="vllm", base_url=f"{url}/v1")
+    vllm = serve.track(OpenAIBackend(config, "vllm-0", ADAPTERS))
     await vllm.start()
     request = ChatCompletionRequest.model_validate(
         {"model": "base", "messages": [{"role": "user", "content": "x"}], "max_tokens": 5}
@@ -130,5 +133,5 @@ async def test_a_client_giving_up_on_a_whole_reply_closes_the_upstream_request()
         await vllm.chat(request, cancel)
     assert time.monotonic() - started < 5
     assert raised.value.code == "client_closed_request"
-    await asyncio.wait_for(closed.wait(), 1)
+    await asyncio.wait_for(closed.wait(), 5)
     await vllm.aclose()

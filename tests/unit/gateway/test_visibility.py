@@ -17,6 +17,7 @@ from skill_adapter.gateway.keys import ApiKey
 from skill_adapter.gateway.models import AdapterRow
 from skill_adapter.gateway.serving import adapter_spec
 from skill_adapter.gateway.visibility import EVALUATORS, EVERYONE, Audience
+from tests.support.fake_http import Serve
 from tests.unit.gateway.test_upstream import FakeVllm, backend, spec
 
 pytestmark = pytest.mark.unit
@@ -66,9 +67,9 @@ def lora_calls(fake: FakeVllm, since: int) -> list[tuple[str, str]]:
     return [call for call in fake.calls[since:] if "lora" in call[1]]
 
 
-async def test_a_candidate_is_an_unknown_model_except_to_evaluators_until_promoted() -> None:
+async def test_a_candidate_is_an_unknown_model_except_to_evaluators_until_promoted(serve: Serve) -> None:
     fake = FakeVllm()
-    vllm = backend(fake)
+    vllm = await backend(serve, fake)
     router = Router([vllm])
     await router.start()
     await router.sync_adapters([spec("cand"), spec("prom")], {"cand": "candidate", "prom": "promoted"})
@@ -110,10 +111,10 @@ async def test_a_candidate_is_an_unknown_model_except_to_evaluators_until_promot
     await router.aclose()
 
 
-async def test_adapters_are_for_evaluators_only_until_the_registry_is_read() -> None:
+async def test_adapters_are_for_evaluators_only_until_the_registry_is_read(serve: Serve) -> None:
     fake = FakeVllm()
     fake.loras = {"left-over": "/srv/adapters/left-over", "operators-own": "/opt/loras/operators-own"}
-    router = Router([backend(fake)])
+    router = Router([await backend(serve, fake)])
     await router.start()
     assert [m.id for m in router.models().data] == ["base"]  # either may be a candidate
     assert {m.id for m in router.models(EVALUATORS).data} == {"base", "left-over", "operators-own"}
@@ -136,8 +137,8 @@ class RefusingVllm(FakeVllm):
         return super().__call__(request)
 
 
-async def test_public_health_does_not_name_a_candidate_that_failed_to_load() -> None:
-    router = Router([backend(RefusingVllm())])
+async def test_public_health_does_not_name_a_candidate_that_failed_to_load(serve: Serve) -> None:
+    router = Router([await backend(serve, RefusingVllm())])
     await router.start()
     await router.sync_adapters(
         [spec("secret-cand"), spec("prom")], {"secret-cand": "candidate", "prom": "promoted"}
