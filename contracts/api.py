@@ -17,23 +17,36 @@ from .envelope import Diagnostic
 from .rubric import CheckKind, Rubric
 from .skills import Mode, SkillFile
 
-Scope = Literal["skills:read", "skills:write", "graders:run", "models:use", "models:evaluate", "admin"]
+Scope = Literal[
+    "skills:read",
+    "skills:write",
+    "graders:run",
+    "models:use",
+    "models:evaluate",
+    "jobs:read",
+    "jobs:write",
+    "admin",
+]
 SCOPES: tuple[Scope, ...] = (
     "skills:read",
     "skills:write",
     "graders:run",
     "models:use",
     "models:evaluate",
+    "jobs:read",
+    "jobs:write",
     "admin",
 )
 """What an API key may do; ``admin`` implies every other scope.
 
 ``models:use`` serves base models and promoted adapters; ``models:evaluate`` also serves candidate
 adapters (registered, not promoted yet: what an evaluator tests) and implies ``models:use``.
+``jobs:write`` creates and cancels fine-tuning jobs and implies ``jobs:read`` (list, follow).
 """
 
 IMPLIED_SCOPES: dict[Scope, tuple[Scope, ...]] = {
     "models:evaluate": ("models:use",),
+    "jobs:write": ("jobs:read",),
     "admin": tuple(scope for scope in SCOPES if scope != "admin"),
 }
 """The scopes a scope grants besides itself."""

@@ -25,6 +25,7 @@ from .auth import ApiKeyMiddleware
 from .controllers import (
     ChatCompletionController,
     CompletionController,
+    FineTuningJobController,
     GraderController,
     HealthController,
     ModelController,
@@ -98,6 +99,7 @@ def create_app(settings: GatewaySettings) -> Litestar:
             SkillController,
             SkillRejectionController,
             GraderController,
+            FineTuningJobController,
             HealthController,
         ],
         dependencies=DEPENDENCIES,

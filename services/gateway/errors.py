@@ -258,6 +258,7 @@ _DESCRIPTIONS = {
     401: "No API key, or an unknown or revoked one.",
     403: "The API key lacks the scope this route needs.",
     404: "No such resource.",
+    409: "The resource is not in a state that allows this (a finished job cannot be cancelled).",
     413: "The upload or request body is too large.",
     422: "The skill is invalid; `errors` lists every diagnostic with its file and line.",
     429: "Too many requests for this API key; `Retry-After` says when to retry.",

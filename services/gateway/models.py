@@ -1,4 +1,5 @@
-"""Tables the gateway owns: the skills read model, the adapter registry and the API keys.
+"""Tables the gateway owns: the skills read model, the adapter registry, the API keys and the
+fine-tuning jobs.
 
 The read model is written only by the gateway's event handlers (``readmodel``), in the same
 transaction as the runtime's processed-message record, so a redelivered event changes nothing.
@@ -150,6 +151,68 @@ class AdapterRow(GatewayBase):
     retired_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
     __table_args__ = (Index("ix_adapters_status", "status"),)
+
+
+class JobRow(GatewayBase):
+    """A fine-tuning job: the request, where it is, and what it produced.
+
+    Written by the job API (creation, cancellation) and by the job handlers as the services'
+    events arrive (``jobs``). ``metadata`` is the user's; ``error`` is ``{code, message, param}``.
+    """
+
+    __tablename__ = "jobs"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    status: Mapped[str] = mapped_column(String(24))
+    stage: Mapped[str] = mapped_column(String(24))
+    model: Mapped[str] = mapped_column(String(512))
+    training_file: Mapped[str] = mapped_column(String(200))
+    skill_name: Mapped[str] = mapped_column(String(64))
+    skill_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    method: Mapped[str] = mapped_column(String(16))
+    adapter_type: Mapped[str] = mapped_column(String(8))
+    hyperparameters: Mapped[dict[str, Any]] = mapped_column(JSON)
+    suffix: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    seed: Mapped[int] = mapped_column(Integer)
+    samples: Mapped[int] = mapped_column(Integer)
+    user_metadata: Mapped[dict[str, str] | None] = mapped_column("metadata", JSON, nullable=True)
+    owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    dataset_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    dataset_object: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    dataset_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    adapter_id: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    fine_tuned_model: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    trained_tokens: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    progress: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    evaluation: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column()
+    updated_at: Mapped[datetime] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+    __table_args__ = (
+        UniqueConstraint("owner", "idempotency_key", name="uq_jobs_owner_idempotency_key"),
+        Index("ix_jobs_created_at", "created_at"),
+        Index("ix_jobs_dataset_id", "dataset_id"),
+        Index("ix_jobs_adapter_id", "adapter_id"),
+    )
+
+
+class JobEventRow(GatewayBase):
+    """One line of a job's history (``GET /v1/fine_tuning/jobs/{id}/events``)."""
+
+    __tablename__ = "job_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column()
+    level: Mapped[str] = mapped_column(String(8))
+    type: Mapped[str] = mapped_column(String(8))
+    message: Mapped[str] = mapped_column(Text)
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+    __table_args__ = (Index("ix_job_events_job_id", "job_id", "id"),)
 
 
 MIGRATIONS = Migrations(

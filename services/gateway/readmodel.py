@@ -16,12 +16,26 @@ from skill_adapter.contracts import (
     AdapterPromoted,
     AdapterRegistered,
     AdapterRetired,
+    DatasetFailed,
+    DatasetGenerated,
+    DatasetProgress,
+    EvaluationCompleted,
+    EvaluationFailed,
+    EvaluationProgress,
+    JobCancelled,
+    JobCheckpointed,
+    JobFailed,
+    JobPaused,
+    JobProgress,
+    JobStarted,
+    JobSucceeded,
     SkillParsed,
     SkillRejected,
 )
 from skill_adapter.runtime import HandlerContext, Service
 from skill_adapter.runtime.service import Setup
 
+from . import jobs
 from .adapters import AdapterRegistry
 from .models import MIGRATIONS
 from .repository import SkillRepository
@@ -59,8 +73,9 @@ def _sync_after_commit(ctx: HandlerContext) -> None:
 
 async def record_adapter_registered(event: AdapterRegistered, ctx: HandlerContext) -> None:
     """Keep a newly registered adapter's metadata (base model, skill, rank, digest); a candidate
-    is served to evaluators (``serve_candidates``)."""
+    is served to evaluators (``serve_candidates``). Its job (if the API made it) learns its id."""
     await AdapterRegistry(ctx.session).record_registered(event)
+    await jobs.on_adapter_registered(event, ctx)
     _sync_after_commit(ctx)
     ctx.log.info("adapter registered", adapter=event.adapter_id, base=event.base_model)
 
@@ -80,7 +95,8 @@ async def record_adapter_retired(event: AdapterRetired, ctx: HandlerContext) -> 
 
 
 def build_service(setup: Setup | None = None) -> Service:
-    """The gateway's consumers: skills parsed/rejected, adapters registered/promoted/retired."""
+    """The gateway's consumers: skills parsed/rejected, adapters registered/promoted/retired, and
+    every stage's events of the fine-tuning jobs (``jobs``)."""
     service = Service(
         SERVICE_NAME,
         description="HTTP API of Agent Skill Adapter and the read model behind it.",
@@ -97,5 +113,44 @@ def build_service(setup: Setup | None = None) -> Service:
     )
     service.handles(AdapterRetired, purpose="adapters_retired", ack_wait=30, max_deliver=10)(
         record_adapter_retired
+    )
+    service.handles(DatasetProgress, purpose="jobs_dataset_progress", ack_wait=30, max_deliver=10)(
+        jobs.on_dataset_progress
+    )
+    service.handles(DatasetGenerated, purpose="jobs_dataset_generated", ack_wait=30, max_deliver=10)(
+        jobs.on_dataset_generated
+    )
+    service.handles(DatasetFailed, purpose="jobs_dataset_failed", ack_wait=30, max_deliver=10)(
+        jobs.on_dataset_failed
+    )
+    service.handles(JobStarted, purpose="jobs_training_started", ack_wait=30, max_deliver=10)(
+        jobs.on_training_started
+    )
+    service.handles(JobProgress, purpose="jobs_training_progress", ack_wait=30, max_deliver=10)(
+        jobs.on_training_progress
+    )
+    service.handles(JobCheckpointed, purpose="jobs_training_checkpoint", ack_wait=30, max_deliver=10)(
+        jobs.on_checkpoint
+    )
+    service.handles(JobPaused, purpose="jobs_training_paused", ack_wait=30, max_deliver=10)(
+        jobs.on_training_paused
+    )
+    service.handles(JobSucceeded, purpose="jobs_training_succeeded", ack_wait=30, max_deliver=10)(
+        jobs.on_training_succeeded
+    )
+    service.handles(JobFailed, purpose="jobs_training_failed", ack_wait=30, max_deliver=10)(
+        jobs.on_training_failed
+    )
+    service.handles(JobCancelled, purpose="jobs_training_cancelled", ack_wait=30, max_deliver=10)(
+        jobs.on_training_cancelled
+    )
+    service.handles(EvaluationProgress, purpose="jobs_evaluation_progress", ack_wait=30, max_deliver=10)(
+        jobs.on_evaluation_progress
+    )
+    service.handles(EvaluationCompleted, purpose="jobs_evaluation_completed", ack_wait=30, max_deliver=10)(
+        jobs.on_evaluation_completed
+    )
+    service.handles(EvaluationFailed, purpose="jobs_evaluation_failed", ack_wait=30, max_deliver=10)(
+        jobs.on_evaluation_failed
     )
     return service

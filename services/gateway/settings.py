@@ -116,6 +116,12 @@ class GatewaySettings(RuntimeSettings):
     max_upload_bytes: int = Field(
         default=50 * MIB, gt=0, description="Largest skill upload (SKILL.md or zip) accepted, in bytes."
     )
+    job_samples: int = Field(
+        default=200,
+        ge=1,
+        le=100_000,
+        description="Training samples a fine-tuning job generates when its request does not say.",
+    )
     max_request_bytes: int = Field(
         default=64 * MIB,
         gt=0,

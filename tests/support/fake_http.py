@@ -7,7 +7,9 @@ and connection pool. A client that disconnects cancels the handler, as a real se
 
 from __future__ import annotations
 
+import asyncio
 import inspect
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -80,3 +82,38 @@ async def serving() -> AsyncIterator[Serving]:
         yield serve
     finally:
         await serve.aclose()
+
+
+class ThreadedFakeServer:
+    """A ``FakeHttpServer`` on its own event loop in a thread: for code under test whose event
+    loop blocks the test's (the gateway's test client starts its app synchronously)."""
+
+    def __init__(self, handler: Handler) -> None:
+        self._handler = handler
+        self._ready = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread = threading.Thread(target=self._run, name="fake-http", daemon=True)
+        self.url = ""
+
+    def _run(self) -> None:
+        async def main() -> None:
+            server = FakeHttpServer(self._handler)
+            self.url = await server.start()
+            self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
+            self._ready.set()
+            await self._stop.wait()
+            await server.close()
+
+        asyncio.run(main())
+
+    def __enter__(self) -> str:
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("the fake HTTP server did not start")
+        return self.url
+
+    def __exit__(self, *_: object) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(10)

@@ -3,6 +3,7 @@
 from .completions import ChatCompletionController, CompletionController
 from .graders import GraderController
 from .health import HealthController
+from .jobs import FineTuningJobController
 from .models import ModelController
 from .skills import SkillController, SkillRejectionController
 from .tokenize import TokenizeController
@@ -10,6 +11,7 @@ from .tokenize import TokenizeController
 __all__ = [
     "ChatCompletionController",
     "CompletionController",
+    "FineTuningJobController",
     "GraderController",
     "HealthController",
     "ModelController",

@@ -46,6 +46,24 @@ def test_the_read_model_consumers_and_migrations() -> None:
         "gateway_adapters_registered",
         "gateway_adapters_promoted",
         "gateway_adapters_retired",
+        *[
+            f"gateway_jobs_{stage}"
+            for stage in (
+                "dataset_progress",
+                "dataset_generated",
+                "dataset_failed",
+                "training_started",
+                "training_progress",
+                "training_checkpoint",
+                "training_paused",
+                "training_succeeded",
+                "training_failed",
+                "training_cancelled",
+                "evaluation_progress",
+                "evaluation_completed",
+                "evaluation_failed",
+            )
+        ],
         "gateway_exhausted",
     ]
     assert [(m.script_location, m.version_table) for m in service.migrations] == [

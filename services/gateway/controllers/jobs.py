@@ -1,0 +1,225 @@
+"""``/v1/fine_tuning/jobs``: create, list, follow and cancel fine-tuning jobs (OpenAI's shapes)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from skill_adapter.contracts import JobStatus
+from skill_adapter.contracts.jobs import (
+    FineTuningJob,
+    FineTuningJobCreate,
+    FineTuningJobEventList,
+    FineTuningJobList,
+)
+from skill_adapter.runtime import ServiceRuntime
+
+from ..auth import requires
+from ..errors import ApiError, BadRequest, ServiceUnavailable, SkillNotFound, VersionNotFound, error_responses
+from ..jobs import JobRepository, event_to_api, to_api
+from ..repository import SkillRepository
+from ..serving import InferencePlane
+from ..settings import GatewaySettings
+from ..visibility import Audience
+
+Limit = Annotated[int, QueryParameter(ge=1, le=100, description="How many objects to return (1-100).")]
+After = Annotated[str | None, QueryParameter(description="The id of the last object of the previous page.")]
+IdempotencyKey = Annotated[
+    str | None,
+    HeaderParameter(
+        name="Idempotency-Key",
+        required=False,
+        max_length=256,
+        description="A retried POST with the same key (and API key) returns the job it created.",
+    ),
+]
+
+
+class JobNotFound(ApiError):
+    status_code = 404
+    code = "job_not_found"
+
+    def __init__(self, job_id: str, *, param: str = "fine_tuning_job_id") -> None:
+        super().__init__(f"No fine-tuning job {job_id!r}.", param=param)
+
+
+class JobFinished(ApiError):
+    status_code = 409
+    code = "job_finished"
+
+
+def _owner(request: Request[Any, Any, Any]) -> str | None:
+    return getattr(request.user, "id", None)
+
+
+class FineTuningJobController(Controller):
+    path = "/v1/fine_tuning/jobs"
+    tags = ["fine-tuning"]
+
+    @post(
+        "/",
+        operation_id="createFineTuningJob",
+        summary="Teach a base model a skill: generate its data, train, evaluate, promote",
+        guards=[requires("jobs:write")],
+        status_code=200,
+        responses={
+            200: ResponseSpec(
+                data_container=FineTuningJob,
+                description="The job (new, or the one this Idempotency-Key created).",
+            ),
+            **error_responses(404, 503),
+        },
+    )
+    async def create_job(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[FineTuningJobCreate],
+        db_session: NamedDependency[AsyncSession],
+        runtime: NamedDependency[ServiceRuntime],
+        inference: NamedDependency[InferencePlane],
+        settings: NamedDependency[GatewaySettings],
+        idempotency_key: IdempotencyKey = None,
+    ) -> FineTuningJob:
+        jobs = JobRepository(db_session)
+        owner = _owner(request)
+        if idempotency_key is not None and (
+            existing := await jobs.by_idempotency_key(owner, idempotency_key)
+        ):
+            return to_api(existing)
+        base = await inference.router.retrieve(data.model, Audience.of(request.user))  # 404 model_not_found
+        if base.parent is not None:
+            raise BadRequest(
+                f"`{data.model}` is an adapter; fine-tuning starts from a base model ({base.parent}).",
+                param="model",
+                code="model_not_base",
+            )
+        skills = SkillRepository(db_session)
+        if data.skill_version is None:
+            version = await skills.latest_version(data.skill_name)
+            if version is None:
+                raise SkillNotFound(data.skill_name, param="training_file")
+        else:
+            version = await skills.get_version(data.skill_name, data.skill_version)
+            if version is None:
+                raise VersionNotFound(data.skill_name, data.skill_version)
+        row, created = await jobs.create(
+            data,
+            skill_version=version.version,
+            samples=data.samples or settings.job_samples,
+            owner=owner,
+            idempotency_key=idempotency_key,
+        )
+        if created:
+            command = jobs.generate_command(row, version.version)
+            await db_session.commit()
+            try:
+                await runtime.publisher.publish(command)
+            except Exception as exc:  # NATS down: the job cannot start; say so and keep nothing running
+                jobs.failed(row, "generating_data", "service_unavailable", f"could not start: {exc}")
+                await db_session.commit()
+                raise ServiceUnavailable(
+                    "The job could not be started: the message broker is unavailable."
+                ) from exc
+        return to_api(row)
+
+    @get(
+        "/",
+        operation_id="listFineTuningJobs",
+        summary="List fine-tuning jobs, newest first",
+        guards=[requires("jobs:read")],
+        responses=error_responses(404),
+    )
+    async def list_jobs(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        limit: Limit = 20,
+        after: After = None,
+        status: Annotated[JobStatus | None, QueryParameter(description="Only jobs with this status.")] = None,
+        metadata: Annotated[
+            str | None,
+            QueryParameter(description='Only jobs whose metadata has these pairs, as JSON: {"team": "a"}.'),
+        ] = None,
+    ) -> FineTuningJobList:
+        wanted: dict[str, str] | None = None
+        if metadata is not None:
+            try:
+                parsed = json.loads(metadata)
+            except ValueError as exc:
+                raise BadRequest("metadata must be a JSON object of strings.", param="metadata") from exc
+            if not isinstance(parsed, dict) or not all(isinstance(v, str) for v in parsed.values()):
+                raise BadRequest("metadata must be a JSON object of strings.", param="metadata")
+            wanted = parsed
+        page = await JobRepository(db_session).page(
+            after=after, limit=limit, status=status.value if status else None, metadata=wanted
+        )
+        if page is None:
+            raise JobNotFound(after or "", param="after")
+        rows, more = page
+        return FineTuningJobList(data=[to_api(r) for r in rows], has_more=more)
+
+    @get(
+        "/{fine_tuning_job_id:str}",
+        operation_id="retrieveFineTuningJob",
+        summary="A fine-tuning job: status, stage, progress, results",
+        guards=[requires("jobs:read")],
+        responses=error_responses(404),
+    )
+    async def get_job(
+        self, fine_tuning_job_id: FromPath[str], db_session: NamedDependency[AsyncSession]
+    ) -> FineTuningJob:
+        row = await JobRepository(db_session).get(fine_tuning_job_id)
+        if row is None:
+            raise JobNotFound(fine_tuning_job_id)
+        return to_api(row)
+
+    @post(
+        "/{fine_tuning_job_id:str}/cancel",
+        operation_id="cancelFineTuningJob",
+        summary="Cancel a job that has not finished",
+        guards=[requires("jobs:write")],
+        status_code=200,
+        responses=error_responses(404, 409),
+    )
+    async def cancel_job(
+        self,
+        fine_tuning_job_id: FromPath[str],
+        db_session: NamedDependency[AsyncSession],
+        runtime: NamedDependency[ServiceRuntime],
+    ) -> FineTuningJob:
+        jobs = JobRepository(db_session)
+        row = await jobs.get(fine_tuning_job_id)
+        if row is None:
+            raise JobNotFound(fine_tuning_job_id)
+        if JobStatus(row.status).is_terminal:
+            raise JobFinished(f"The job has already {row.status}.", param="fine_tuning_job_id")
+        command = jobs.cancel(row)
+        await db_session.commit()
+        if command is not None:
+            await runtime.publisher.publish(command)
+        return to_api(row)
+
+    @get(
+        "/{fine_tuning_job_id:str}/events",
+        operation_id="listFineTuningEvents",
+        summary="A job's history, newest first",
+        guards=[requires("jobs:read")],
+        responses=error_responses(404),
+    )
+    async def list_events(
+        self,
+        fine_tuning_job_id: FromPath[str],
+        db_session: NamedDependency[AsyncSession],
+        limit: Limit = 20,
+        after: After = None,
+    ) -> FineTuningJobEventList:
+        jobs = JobRepository(db_session)
+        if await jobs.get(fine_tuning_job_id) is None:
+            raise JobNotFound(fine_tuning_job_id)
+        rows, more = await jobs.events(fine_tuning_job_id, after=after, limit=limit)
+        return FineTuningJobEventList(data=[event_to_api(r) for r in rows], has_more=more)

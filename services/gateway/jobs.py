@@ -1,0 +1,536 @@
+"""Fine-tuning jobs: one skill taught to one base model, orchestrated by events.
+
+A job created through the API (``POST /v1/fine_tuning/jobs``) is recorded, then moves on only
+as the services' events arrive; no service is called:
+
+    created  -> datasets.cmd.dataset.generate.v1           (stage generating_data)
+    datasets.evt.dataset.generated.v1 -> training.cmd.job.start.v1   (stage training)
+    training.evt.job.succeeded.v1      -> stage evaluating (the evaluator evaluates every
+                                          registered adapter on its own)
+    evaluation.evt.run.completed.v1    -> succeeded with ``fine_tuned_model`` when the gate
+                                          promoted the adapter, else failed (``not_promoted``)
+
+A failure event of any stage fails the job with its reason; ``cancel`` marks the job cancelled at
+once and tells the trainer (a data generation already running finishes, and its dataset is not
+trained on). Events about jobs the API did not create (the CLI's own runs) are ignored. Every
+change also adds a line to the job's history (``job_events``); progress lines are throttled.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from skill_adapter.contracts import (
+    AdapterRegistered,
+    CancelJob,
+    DatasetFailed,
+    DatasetGenerated,
+    DatasetProgress,
+    EvaluationCompleted,
+    EvaluationFailed,
+    EvaluationProgress,
+    GenerateDataset,
+    JobCancelled,
+    JobCheckpointed,
+    JobFailed,
+    JobPaused,
+    JobProgress,
+    JobStarted,
+    JobStatus,
+    JobSucceeded,
+    StartJob,
+)
+from skill_adapter.contracts.jobs import (
+    FineTuningJob,
+    FineTuningJobCreate,
+    FineTuningJobEvent,
+    JobError,
+    JobProgressInfo,
+    JobStage,
+)
+from skill_adapter.runtime import HandlerContext
+
+from .models import JobEventRow, JobRow
+
+PRODUCER = "gateway"
+PROGRESS_EVENT_SECONDS = 10.0
+"""At most one progress line per job and stage this often (the first and last always)."""
+
+
+def new_job_id() -> str:
+    return f"ftjob-{secrets.token_hex(12)}"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _unix(moment: datetime | None) -> int | None:
+    return int(moment.timestamp()) if moment is not None else None
+
+
+def to_api(row: JobRow) -> FineTuningJob:
+    method_key = {"sft": "supervised", "grpo": "reinforcement"}.get(row.method, "sft+grpo")
+    progress = JobProgressInfo.model_validate(row.progress) if row.progress else None
+    return FineTuningJob(
+        id=row.id,
+        created_at=_unix(row.created_at) or 0,
+        finished_at=_unix(row.finished_at),
+        model=row.model,
+        fine_tuned_model=row.fine_tuned_model,
+        status=JobStatus(row.status),
+        training_file=row.training_file,
+        hyperparameters=row.hyperparameters,
+        trained_tokens=row.trained_tokens,
+        error=JobError.model_validate(row.error) if row.error else None,
+        seed=row.seed,
+        metadata=row.user_metadata,
+        method={"type": method_key, method_key: {"hyperparameters": row.hyperparameters}},
+        user_provided_suffix=row.suffix,
+        skill_name=row.skill_name,
+        skill_version=row.skill_version,
+        adapter_type=row.adapter_type,  # type: ignore[arg-type]
+        stage=JobStage(row.stage),
+        progress=progress,
+        dataset_id=row.dataset_id,
+        adapter_id=row.adapter_id,
+        evaluation=row.evaluation,
+    )
+
+
+def event_to_api(row: JobEventRow) -> FineTuningJobEvent:
+    return FineTuningJobEvent(
+        id=f"ftevent-{row.id}",
+        created_at=_unix(row.created_at) or 0,
+        level=row.level,  # type: ignore[arg-type]
+        message=row.message,
+        data=row.data,
+        type=row.type,  # type: ignore[arg-type]
+    )
+
+
+class JobRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    # -- the API's side -------------------------------------------------------------------
+    async def create(
+        self,
+        request: FineTuningJobCreate,
+        *,
+        skill_version: str | None,
+        samples: int,
+        owner: str | None,
+        idempotency_key: str | None,
+    ) -> tuple[JobRow, bool]:
+        """The new job (``True``), or the one this owner created with the same idempotency key."""
+        if idempotency_key is not None:
+            existing = await self.by_idempotency_key(owner, idempotency_key)
+            if existing is not None:
+                return existing, False
+        now = _now()
+        job_id = new_job_id()
+        row = JobRow(
+            id=job_id,
+            status=JobStatus.QUEUED.value,
+            stage=JobStage.GENERATING_DATA.value,
+            model=request.model,
+            training_file=request.training_file,
+            skill_name=request.skill_name,
+            skill_version=skill_version,
+            method=request.training_method,
+            adapter_type=request.adapter_type,
+            hyperparameters=dict(request.method_hyperparameters),
+            suffix=request.suffix,
+            seed=request.seed if request.seed is not None else secrets.randbelow(2**31),
+            samples=samples,
+            user_metadata=request.metadata,
+            owner=owner,
+            idempotency_key=idempotency_key,
+            dataset_id=f"{job_id}-data",
+            progress=JobProgressInfo(stage=JobStage.GENERATING_DATA).model_dump(mode="json"),
+            created_at=now,
+            updated_at=now,
+        )
+        self.session.add(row)
+        self._add_event(row, "info", f"Created fine-tuning job: {request.skill_name} on {request.model}")
+        try:
+            await self.session.flush()
+        except IntegrityError:  # the same key raced in: the first one wins
+            await self.session.rollback()
+            if idempotency_key is not None:
+                existing = await self.by_idempotency_key(owner, idempotency_key)
+                if existing is not None:
+                    return existing, False
+            raise
+        return row, True
+
+    async def by_idempotency_key(self, owner: str | None, key: str) -> JobRow | None:
+        owner_matches = JobRow.owner.is_(None) if owner is None else JobRow.owner == owner
+        found = await self.session.execute(select(JobRow).where(owner_matches, JobRow.idempotency_key == key))
+        return found.scalar_one_or_none()
+
+    async def get(self, job_id: str) -> JobRow | None:
+        return await self.session.get(JobRow, job_id)
+
+    async def page(
+        self,
+        *,
+        after: str | None,
+        limit: int,
+        status: str | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> tuple[list[JobRow], bool] | None:
+        """Newest first; ``after`` a job id (``None`` when that job does not exist)."""
+        query = select(JobRow)
+        if after is not None:
+            anchor = await self.get(after)
+            if anchor is None:
+                return None
+            query = query.where(
+                or_(
+                    JobRow.created_at < anchor.created_at,
+                    and_(JobRow.created_at == anchor.created_at, JobRow.id < anchor.id),
+                )
+            )
+        if status is not None:
+            query = query.where(JobRow.status == status)
+        rows = list(
+            (await self.session.execute(query.order_by(JobRow.created_at.desc(), JobRow.id.desc()))).scalars()
+        )
+        if metadata:
+            rows = [r for r in rows if all((r.user_metadata or {}).get(k) == v for k, v in metadata.items())]
+        return rows[:limit], len(rows) > limit
+
+    async def events(self, job_id: str, *, after: str | None, limit: int) -> tuple[list[JobEventRow], bool]:
+        """Newest first; ``after`` an event id (``ftevent-<n>``)."""
+        query = select(JobEventRow).where(JobEventRow.job_id == job_id)
+        if after is not None:
+            number = after.removeprefix("ftevent-")
+            if number.isdigit():
+                query = query.where(JobEventRow.id < int(number))
+        rows = list(
+            (await self.session.execute(query.order_by(JobEventRow.id.desc()).limit(limit + 1))).scalars()
+        )
+        return rows[:limit], len(rows) > limit
+
+    async def events_since(self, job_id: str, last_id: int) -> list[JobEventRow]:
+        """Oldest first, those after ``last_id`` (for the live stream)."""
+        query = (
+            select(JobEventRow)
+            .where(JobEventRow.job_id == job_id, JobEventRow.id > last_id)
+            .order_by(JobEventRow.id)
+        )
+        return list((await self.session.execute(query)).scalars())
+
+    def cancel(self, row: JobRow, reason: str = "cancelled on request") -> CancelJob | None:
+        """Mark ``row`` cancelled; the trainer's command when training may be running."""
+        training = row.stage == JobStage.TRAINING.value
+        self._finish(row, JobStatus.CANCELLED, f"Job cancelled: {reason}")
+        if training:
+            return CancelJob(producer=PRODUCER, correlation_id=row.id, job_id=row.id, reason=reason)
+        return None
+
+    def generate_command(self, row: JobRow, skill_version: str) -> GenerateDataset:
+        assert row.dataset_id is not None
+        return GenerateDataset(
+            producer=PRODUCER,
+            correlation_id=row.id,
+            dataset_id=row.dataset_id,
+            skill_name=row.skill_name,
+            skill_version=skill_version,
+            base_model=row.model,
+            num_samples=row.samples,
+            seed=row.seed,
+            job_id=row.id,
+        )
+
+    # -- the events' side -----------------------------------------------------------------
+    def _add_event(
+        self,
+        row: JobRow,
+        level: str,
+        message: str,
+        data: dict[str, Any] | None = None,
+        kind: str = "message",
+        at: datetime | None = None,
+    ) -> None:
+        self.session.add(
+            JobEventRow(
+                job_id=row.id, created_at=at or _now(), level=level, type=kind, message=message, data=data
+            )
+        )
+        row.updated_at = _now()
+
+    def _finish(self, row: JobRow, status: JobStatus, message: str, error: JobError | None = None) -> None:
+        row.status = status.value
+        row.stage = JobStage.DONE.value
+        row.finished_at = _now()
+        row.error = error.model_dump(mode="json", exclude_none=True) if error else None
+        row.progress = None
+        self._add_event(row, "error" if status is JobStatus.FAILED else "info", message)
+
+    def _progress(
+        self, row: JobRow, stage: JobStage, done: int, total: int, message: str, data: dict[str, Any] | None
+    ) -> None:
+        """Record progress; add a history line at most every ``PROGRESS_EVENT_SECONDS`` per stage."""
+        previous = row.progress or {}
+        now = _now()
+        last = previous.get("event_at") if previous.get("stage") == stage.value else None
+        due = (
+            last is None
+            or now.timestamp() - float(last) >= PROGRESS_EVENT_SECONDS
+            or (total and done >= total)
+        )
+        row.progress = {
+            **JobProgressInfo(stage=stage, done=done, total=total, message=message).model_dump(mode="json"),
+            "event_at": now.timestamp() if due else last,
+        }
+        if due:
+            self._add_event(row, "info", message, data, kind="metrics" if data else "message")
+        else:
+            row.updated_at = now
+
+    async def active(self, job_id: str | None) -> JobRow | None:
+        """The API's job ``job_id`` when it is still going (events of others are not ours)."""
+        if not job_id:
+            return None
+        row = await self.get(job_id)
+        if row is None or JobStatus(row.status).is_terminal:
+            return None
+        return row
+
+    async def by_dataset(self, dataset_id: str) -> JobRow | None:
+        found = await self.session.execute(select(JobRow).where(JobRow.dataset_id == dataset_id))
+        row = found.scalar_one_or_none()
+        return row if row is not None and not JobStatus(row.status).is_terminal else None
+
+    async def by_adapter(self, adapter_id: str) -> JobRow | None:
+        found = await self.session.execute(select(JobRow).where(JobRow.adapter_id == adapter_id))
+        row = found.scalar_one_or_none()
+        return row if row is not None and not JobStatus(row.status).is_terminal else None
+
+    def dataset_progress(self, row: JobRow, event: DatasetProgress) -> None:
+        row.status = JobStatus.RUNNING.value
+        accepted = f", {event.accepted} verified" if event.accepted is not None else ""
+        message = f"Generating data: {event.stage} {event.done}/{event.total}{accepted}"
+        self._progress(row, JobStage.GENERATING_DATA, event.done, event.total, message, None)
+
+    def dataset_generated(self, row: JobRow, event: DatasetGenerated) -> StartJob:
+        row.status = JobStatus.RUNNING.value
+        row.stage = JobStage.TRAINING.value
+        row.dataset_object, row.dataset_digest = event.object_name, event.digest
+        row.skill_version = event.skill_version
+        row.progress = JobProgressInfo(stage=JobStage.TRAINING).model_dump(mode="json")
+        self._add_event(
+            row,
+            "info",
+            f"Dataset ready: {event.num_train} training, {event.num_validation} validation and "
+            f"{event.num_heldout} held-out prompts",
+            {"dataset_id": event.dataset_id, "object": event.object_name, "digest": event.digest},
+        )
+        return StartJob(
+            producer=PRODUCER,
+            correlation_id=row.id,
+            job_id=row.id,
+            skill_name=row.skill_name,
+            skill_version=event.skill_version,
+            base_model=row.model,
+            dataset_object=event.object_name,
+            dataset_digest=event.digest,
+            method=row.method,  # type: ignore[arg-type]
+            adapter_type=row.adapter_type,  # type: ignore[arg-type]
+            hyperparameters=row.hyperparameters,
+            seed=row.seed,
+        )
+
+    def failed(self, row: JobRow, stage: str, code: str | None, reason: str) -> None:
+        error = JobError(code=code or f"{stage}_failed", message=reason)
+        self._finish(row, JobStatus.FAILED, f"Job failed while {stage.replace('_', ' ')}: {reason}", error)
+
+    def training_started(self, row: JobRow, event: JobStarted) -> None:
+        row.status = JobStatus.RUNNING.value
+        resumed = (
+            f", resumed from step {event.resumed_from_step}" if event.resumed_from_step is not None else ""
+        )
+        self._add_event(
+            row,
+            "info",
+            f"Training started on {event.device}{resumed}",
+            {"hyperparameters": event.hyperparameters},
+        )
+        row.hyperparameters = {**row.hyperparameters, **event.hyperparameters}
+
+    def training_progress(self, row: JobRow, event: JobProgress) -> None:
+        row.status = JobStatus.RUNNING.value
+        metrics = {
+            key: value
+            for key, value in {
+                "phase": event.phase,
+                "step": event.step,
+                "total_steps": event.total_steps,
+                "train_loss": event.loss,
+                "reward_mean": event.reward_mean,
+                "learning_rate": event.learning_rate,
+                "tokens_per_second": event.tokens_per_second,
+                "eta_seconds": event.eta_seconds,
+            }.items()
+            if value is not None
+        }
+        message = f"{event.phase.upper()} step {event.step}/{event.total_steps}" + (
+            f": loss {event.loss:.4f}" if event.loss is not None else ""
+        )
+        self._progress(row, JobStage.TRAINING, event.step, event.total_steps, message, metrics)
+
+    def checkpointed(self, row: JobRow, event: JobCheckpointed) -> None:
+        phase = f"{event.phase.upper()} " if event.phase else ""
+        self._add_event(
+            row,
+            "info",
+            f"Checkpoint at {phase}step {event.step}" + (" (final)" if event.final else ""),
+            {"step": event.step, "object": event.object_name, "digest": event.digest, **event.metrics},
+        )
+
+    def paused(self, row: JobRow, event: JobPaused) -> None:
+        row.status = JobStatus.PAUSED.value
+        self._add_event(row, "info", f"Training paused at step {event.step}")
+
+    def registered(self, row: JobRow, event: AdapterRegistered) -> None:
+        row.adapter_id = event.adapter_id
+
+    def training_succeeded(self, row: JobRow, event: JobSucceeded) -> None:
+        row.stage = JobStage.EVALUATING.value
+        row.adapter_id = event.adapter_id or row.adapter_id
+        row.trained_tokens = event.trained_tokens
+        row.progress = JobProgressInfo(stage=JobStage.EVALUATING).model_dump(mode="json")
+        self._add_event(
+            row,
+            "info",
+            f"Training finished: adapter {row.adapter_id}; evaluating it",
+            dict(event.metrics) or None,
+        )
+
+    def evaluation_progress(self, row: JobRow, event: EvaluationProgress) -> None:
+        message = f"Evaluating: {event.done}/{event.total} replies graded"
+        self._progress(row, JobStage.EVALUATING, event.done, event.total, message, None)
+
+    def evaluated(self, row: JobRow, event: EvaluationCompleted) -> None:
+        row.evaluation = {
+            "run_id": event.run_id,
+            "pass_rates": event.pass_rates,
+            "lift": event.lift,
+            "internalization": event.internalization,
+            "promoted": event.promoted,
+            "reasons": list(event.reasons),
+            "report_object": event.report_object,
+        }
+        rates = ", ".join(f"{arm} {rate:.0%}" for arm, rate in event.pass_rates.items())
+        if event.promoted:
+            row.fine_tuned_model = row.adapter_id
+            self._finish(
+                row, JobStatus.SUCCEEDED, f"Evaluated ({rates}); promoted and served as {row.adapter_id}"
+            )
+        else:
+            reasons = "; ".join(event.reasons) or "the gate held it back"
+            self.failed(
+                row, "evaluating", "not_promoted", f"the adapter was not promoted ({rates}): {reasons}"
+            )
+
+
+# -- handlers (the gateway's consumers) -------------------------------------------------------
+
+
+async def on_dataset_progress(event: DatasetProgress, ctx: HandlerContext) -> None:
+    jobs = JobRepository(ctx.session)
+    if (row := await jobs.by_dataset(event.dataset_id)) is not None:
+        jobs.dataset_progress(row, event)
+
+
+async def on_dataset_generated(event: DatasetGenerated, ctx: HandlerContext) -> StartJob | None:
+    jobs = JobRepository(ctx.session)
+    if (
+        row := await jobs.by_dataset(event.dataset_id)
+    ) is None or row.stage != JobStage.GENERATING_DATA.value:
+        return None
+    command = jobs.dataset_generated(row, event)
+    ctx.log.info("job dataset ready; training", job=row.id, dataset=event.dataset_id)
+    return command
+
+
+async def on_dataset_failed(event: DatasetFailed, ctx: HandlerContext) -> None:
+    jobs = JobRepository(ctx.session)
+    if (row := await jobs.by_dataset(event.dataset_id)) is not None:
+        jobs.failed(row, "generating_data", event.code, event.reason)
+
+
+async def on_training_started(event: JobStarted, ctx: HandlerContext) -> None:
+    jobs = JobRepository(ctx.session)
+    if (row := await jobs.active(event.job_id)) is not None:
+        jobs.training_started(row, event)
+
+
+async def on_training_progress(event: JobProgress, ctx: HandlerContext) -> None:
+    jobs = JobRepository(ctx.session)
+    if (row := await jobs.active(event.job_id)) is not None:
+        jobs.training_progress(row, event)
+
+
+async def on_checkpoint(event: JobCheckpointed, ctx: HandlerContext) -> None:
+    jobs = JobRepository(ctx.session)
+    if (row := await jobs.active(event.job_id)) is not None:
+        jobs.checkpointed(row, event)
+
+
+async def on_training_paused(event: JobPaused, ctx: HandlerContext) -> None:
+    jobs = JobRepository(ctx.session)
+    if (row := await jobs.active(event.job_id)) is not None:
+        jobs.paused(row, event)
+
+
+async def on_adapter_registered(event: AdapterRegistered, ctx: HandlerContext) -> None:
+    jobs = JobRepository(ctx.session)
+    if (row := await jobs.active(event.job_id)) is not None:
+        jobs.registered(row, event)
+
+
+async def on_training_succeeded(event: JobSucceeded, ctx: HandlerContext) -> None:
+    jobs = JobRepository(ctx.session)
+    if (row := await jobs.active(event.job_id)) is not None:
+        jobs.training_succeeded(row, event)
+
+
+async def on_training_failed(event: JobFailed, ctx: HandlerContext) -> None:
+    jobs = JobRepository(ctx.session)
+    if (row := await jobs.active(event.job_id)) is not None:
+        reason = event.reason + (f" ({'; '.join(event.suggestions)})" if event.suggestions else "")
+        jobs.failed(row, "training", event.code, reason)
+
+
+async def on_training_cancelled(event: JobCancelled, ctx: HandlerContext) -> None:
+    jobs = JobRepository(ctx.session)
+    if (row := await jobs.active(event.job_id)) is not None:  # cancelled by the trainer's operator
+        jobs.cancel(row, event.reason or "cancelled by the trainer")
+
+
+async def on_evaluation_progress(event: EvaluationProgress, ctx: HandlerContext) -> None:
+    jobs = JobRepository(ctx.session)
+    if (row := await jobs.by_adapter(event.model)) is not None and row.stage == JobStage.EVALUATING.value:
+        jobs.evaluation_progress(row, event)
+
+
+async def on_evaluation_completed(event: EvaluationCompleted, ctx: HandlerContext) -> None:
+    jobs = JobRepository(ctx.session)
+    if (row := await jobs.by_adapter(event.model)) is not None:
+        jobs.evaluated(row, event)
+
+
+async def on_evaluation_failed(event: EvaluationFailed, ctx: HandlerContext) -> None:
+    jobs = JobRepository(ctx.session)
+    if event.model and (row := await jobs.by_adapter(event.model)) is not None:
+        jobs.failed(row, "evaluating", event.code or "evaluation_failed", event.reason)

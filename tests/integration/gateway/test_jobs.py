@@ -1,0 +1,455 @@
+"""Fine-tuning jobs through the gateway: the API, and the job moved on by the services' events.
+
+The services are played by the test: it reads the commands the gateway publishes (core NATS
+subscriptions on their subjects) and publishes the events a data generator, trainer and
+evaluator would. The base model is served by an ``openai`` backend in front of a fake upstream,
+so no model is loaded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from nats.aio.client import Client
+
+from skill_adapter.contracts import (
+    AdapterRegistered,
+    CancelJob,
+    DatasetFailed,
+    DatasetGenerated,
+    DatasetProgress,
+    EvaluationCompleted,
+    GenerateDataset,
+    JobProgress,
+    JobStarted,
+    JobSucceeded,
+    StartJob,
+)
+from skill_adapter.gateway.models import GatewayBase
+from skill_adapter.gateway.readmodel import build_service
+from tests.integration.gateway.conftest import Gateway, StartGateway, error_of
+from tests.support.fake_http import ThreadedFakeServer
+from tests.support.helpers import eventually
+from tests.unit.gateway.builders import skill_parsed
+
+pytestmark = pytest.mark.integration
+
+BASE = "base-model"
+DIGEST = "ab" * 32
+
+
+def upstream(request: httpx.Request) -> httpx.Response:
+    if request.url.path == "/v1/models":
+        card = {"id": BASE, "object": "model", "created": 1, "owned_by": "test", "root": BASE, "parent": None}
+        return httpx.Response(200, json={"object": "list", "data": [card]})
+    return httpx.Response(404, json={"error": {"message": "no", "type": "invalid_request_error"}})
+
+
+@pytest.fixture
+async def gw(start_gateway: StartGateway) -> AsyncIterator[Gateway]:
+    with ThreadedFakeServer(upstream) as url:
+        async with start_gateway(
+            backends=[{"kind": "openai", "base_url": f"{url}/v1", "models": [BASE]}]
+        ) as g:
+            yield g
+
+
+class Commands:
+    """Every command of one type the gateway publishes, decoded."""
+
+    def __init__(self, nc: Client, message_type: type[Any]) -> None:
+        self.nc, self.type, self.seen = nc, message_type, []
+
+    async def __aenter__(self) -> Commands:
+        async def keep(msg: Any) -> None:
+            self.seen.append(self.type.model_validate_json(msg.data))
+
+        self.sub = await self.nc.subscribe(self.type.SUBJECT, cb=keep)
+        await self.nc.flush()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.sub.unsubscribe()
+
+    async def for_job(self, job_id: str) -> Any:
+        async def found() -> Any:
+            return next((c for c in self.seen if c.job_id == job_id), None)
+
+        return await eventually(found, what=f"a {self.type.__name__} for {job_id}")
+
+
+async def job_of(gw: Gateway, headers: dict[str, str], job_id: str, **wanted: Any) -> dict[str, Any]:
+    async def probe() -> dict[str, Any] | None:
+        body = (await gw.client.get(f"/v1/fine_tuning/jobs/{job_id}", headers=headers)).json()
+        return body if all(body.get(k) == v for k, v in wanted.items()) else None
+
+    found = await eventually(probe, what=f"job {job_id} with {wanted}")
+    assert found is not None
+    return found
+
+
+async def a_skill(gw: Gateway, name: str) -> str:
+    event = skill_parsed(name)
+    await gw.publish(event)
+    await gw.wait_for(f"/v1/skills/{name}", await gw.auth("skills:read"), "the skill")
+    return event.skill_version
+
+
+async def test_a_job_goes_from_data_to_a_promoted_adapter(gw: Gateway, nc: Client, unique: str) -> None:
+    headers = await gw.auth("jobs:write", "jobs:read")
+    name = f"json-{unique}"
+    version = await a_skill(gw, name)
+    async with Commands(nc, GenerateDataset) as generate, Commands(nc, StartJob) as start:
+        created = await gw.client.post(
+            "/v1/fine_tuning/jobs",
+            headers=headers,
+            json={
+                "model": BASE,
+                "training_file": f"skill:{name}",
+                "method": {"type": "supervised", "supervised": {"hyperparameters": {"learning_rate": 0.001}}},
+                "seed": 7,
+                "samples": 12,
+                "suffix": "first",
+                "metadata": {"team": unique},
+            },
+        )
+        assert created.status_code == 200, created.text
+        job = created.json()
+        assert job["object"] == "fine_tuning.job" and job["id"].startswith("ftjob-")
+        assert (job["status"], job["stage"], job["model"], job["skill_version"]) == (
+            "queued",
+            "generating_data",
+            BASE,
+            version,
+        )
+        assert job["method"] == {
+            "type": "supervised",
+            "supervised": {"hyperparameters": {"learning_rate": 0.001}},
+        }
+        assert (job["seed"], job["user_provided_suffix"], job["fine_tuned_model"]) == (7, "first", None)
+        job_id = job["id"]
+
+        command = await generate.for_job(job_id)
+        assert (command.skill_name, command.skill_version, command.base_model) == (name, version, BASE)
+        assert (command.num_samples, command.seed, command.correlation_id) == (12, 7, job_id)
+
+        progress = DatasetProgress(
+            producer="t",
+            correlation_id=job_id,
+            dataset_id=command.dataset_id,
+            stage="generating",
+            done=3,
+            total=12,
+            accepted=3,
+        )
+        await gw.publish(progress)
+        running = await job_of(gw, headers, job_id, status="running")
+        assert running["progress"]["stage"] == "generating_data" and running["progress"]["done"] == 3
+
+        await gw.publish(
+            DatasetGenerated(
+                producer="t",
+                correlation_id=job_id,
+                dataset_id=command.dataset_id,
+                skill_name=name,
+                skill_version=version,
+                object_name=f"{command.dataset_id}/manifest.json",
+                digest=DIGEST,
+                num_train=12,
+                num_validation=2,
+                num_heldout=5,
+            )
+        )
+        train = await start.for_job(job_id)
+        assert (train.method, train.dataset_object, train.dataset_digest, train.seed) == (
+            "sft",
+            f"{command.dataset_id}/manifest.json",
+            DIGEST,
+            7,
+        )
+        assert train.hyperparameters == {"learning_rate": 0.001}
+
+    adapter = f"ft:{BASE}:{name}:{job_id}"
+    await gw.publish(
+        JobStarted(
+            producer="t",
+            correlation_id=job_id,
+            job_id=job_id,
+            worker_id="w",
+            device="cpu",
+            hyperparameters={"learning_rate": 0.001, "lora_r": 16},
+        )
+    )
+    await gw.publish(
+        JobProgress(
+            producer="t",
+            correlation_id=job_id,
+            job_id=job_id,
+            phase="sft",
+            step=2,
+            total_steps=4,
+            epoch=0.5,
+            loss=1.25,
+        )
+    )
+    training = await job_of(gw, headers, job_id, stage="training")
+    await job_of(gw, headers, job_id, hyperparameters={"learning_rate": 0.001, "lora_r": 16})
+    await gw.publish(
+        AdapterRegistered(
+            producer="t",
+            correlation_id=job_id,
+            adapter_id=adapter,
+            skill_name=name,
+            skill_version=version,
+            base_model=BASE,
+            job_id=job_id,
+            object_name="a.zip",
+            digest=DIGEST,
+            rank=16,
+            chat_template_hash="c" * 64,
+        )
+    )
+    await gw.publish(
+        JobSucceeded(
+            producer="t",
+            correlation_id=job_id,
+            job_id=job_id,
+            adapter_object="a.zip",
+            adapter_digest=DIGEST,
+            adapter_id=adapter,
+            trained_tokens=1234,
+        )
+    )
+    evaluating = await job_of(gw, headers, job_id, stage="evaluating")
+    assert (evaluating["adapter_id"], evaluating["trained_tokens"], evaluating["status"]) == (
+        adapter,
+        1234,
+        "running",
+    )
+    assert training["status"] == "running"
+
+    await gw.publish(
+        EvaluationCompleted(
+            producer="t",
+            correlation_id=job_id,
+            run_id="auto-1",
+            model=adapter,
+            pass_rates={"base": 0.0, "adapter": 0.96},
+            lift=0.96,
+            promoted=True,
+        )
+    )
+    done = await job_of(gw, headers, job_id, status="succeeded")
+    assert done["fine_tuned_model"] == adapter and done["finished_at"] >= done["created_at"]
+    assert done["evaluation"]["pass_rates"] == {"base": 0.0, "adapter": 0.96} and done["stage"] == "done"
+
+    events = (
+        await gw.client.get(f"/v1/fine_tuning/jobs/{job_id}/events", headers=headers, params={"limit": 100})
+    ).json()
+    messages = [e["message"] for e in events["data"]]
+    assert messages[0].startswith("Evaluated (base 0%, adapter 96%); promoted") and messages[-1].startswith(
+        "Created"
+    )
+    assert any(m.startswith("Dataset ready: 12 training") for m in messages)
+    assert any(m.startswith("SFT step 2/4: loss 1.2500") for m in messages)
+    assert all(e["object"] == "fine_tuning.job.event" for e in events["data"]) and not events["has_more"]
+    page = (
+        await gw.client.get(f"/v1/fine_tuning/jobs/{job_id}/events", headers=headers, params={"limit": 2})
+    ).json()
+    assert page["has_more"] and [e["id"] for e in page["data"]] == [e["id"] for e in events["data"][:2]]
+    after = (
+        await gw.client.get(
+            f"/v1/fine_tuning/jobs/{job_id}/events",
+            headers=headers,
+            params={"limit": 2, "after": page["data"][-1]["id"]},
+        )
+    ).json()
+    assert [e["id"] for e in after["data"]] == [e["id"] for e in events["data"][2:4]]
+
+    listed = (
+        await gw.client.get(
+            "/v1/fine_tuning/jobs", headers=headers, params={"metadata": f'{{"team": "{unique}"}}'}
+        )
+    ).json()
+    assert [j["id"] for j in listed["data"]] == [job_id]
+    succeeded = (
+        await gw.client.get(
+            "/v1/fine_tuning/jobs", headers=headers, params={"status": "succeeded", "limit": 100}
+        )
+    ).json()
+    assert job_id in [j["id"] for j in succeeded["data"]]
+
+
+async def test_a_failed_generation_fails_the_job_with_its_reason(
+    gw: Gateway, nc: Client, unique: str
+) -> None:
+    headers = await gw.auth("jobs:write")
+    name = f"json-{unique}"
+    await a_skill(gw, name)
+    async with Commands(nc, GenerateDataset) as generate:
+        job = (
+            await gw.client.post(
+                "/v1/fine_tuning/jobs",
+                headers=headers,
+                json={"model": BASE, "training_file": f"skill:{name}"},
+            )
+        ).json()
+        command = await generate.for_job(job["id"])
+    await gw.publish(
+        DatasetFailed(
+            producer="t",
+            correlation_id=job["id"],
+            dataset_id=command.dataset_id,
+            reason="only 3 of 200 samples passed: rubric.valid-json failed most",
+            code="too_few_samples",
+        )
+    )
+    failed = await job_of(gw, headers, job["id"], status="failed")
+    assert failed["error"] == {
+        "code": "too_few_samples",
+        "param": None,
+        "message": "only 3 of 200 samples passed: rubric.valid-json failed most",
+    }
+    cancel = await gw.client.post(f"/v1/fine_tuning/jobs/{job['id']}/cancel", headers=headers)
+    assert cancel.status_code == 409 and error_of(cancel)["code"] == "job_finished"
+
+
+async def test_cancelling_a_training_job_tells_the_trainer_and_later_events_change_nothing(
+    gw: Gateway, nc: Client, unique: str
+) -> None:
+    headers = await gw.auth("jobs:write")
+    name = f"json-{unique}"
+    version = await a_skill(gw, name)
+    async with Commands(nc, GenerateDataset) as generate, Commands(nc, CancelJob) as cancels:
+        job = (
+            await gw.client.post(
+                "/v1/fine_tuning/jobs",
+                headers=headers,
+                json={"model": BASE, "training_file": f"skill:{name}@{version}"},
+            )
+        ).json()
+        command = await generate.for_job(job["id"])
+        await gw.publish(
+            DatasetGenerated(
+                producer="t",
+                correlation_id=job["id"],
+                dataset_id=command.dataset_id,
+                skill_name=name,
+                skill_version=version,
+                object_name="m.json",
+                digest=DIGEST,
+                num_train=1,
+                num_validation=0,
+                num_heldout=0,
+            )
+        )
+        await job_of(gw, headers, job["id"], stage="training")
+        cancelled = await gw.client.post(f"/v1/fine_tuning/jobs/{job['id']}/cancel", headers=headers)
+        assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+        told = await cancels.for_job(job["id"])
+        assert told.reason == "cancelled on request"
+    await gw.publish(
+        JobSucceeded(
+            producer="t",
+            correlation_id=job["id"],
+            job_id=job["id"],
+            adapter_object="a.zip",
+            adapter_digest=DIGEST,
+            adapter_id="late",
+        )
+    )
+    await asyncio.sleep(0.5)
+    still = (await gw.client.get(f"/v1/fine_tuning/jobs/{job['id']}", headers=headers)).json()
+    assert (still["status"], still["adapter_id"], still["fine_tuned_model"]) == ("cancelled", None, None)
+
+
+async def test_a_retried_create_with_the_same_idempotency_key_is_the_same_job(
+    gw: Gateway, unique: str
+) -> None:
+    headers = {**await gw.auth("jobs:write"), "Idempotency-Key": f"retry-{unique}"}
+    name = f"json-{unique}"
+    await a_skill(gw, name)
+    body = {"model": BASE, "training_file": f"skill:{name}"}
+    first = (await gw.client.post("/v1/fine_tuning/jobs", headers=headers, json=body)).json()
+    second = (await gw.client.post("/v1/fine_tuning/jobs", headers=headers, json=body)).json()
+    assert first["id"] == second["id"]
+    other_key = await gw.auth("jobs:write")  # another API key's same Idempotency-Key is its own
+    third = (
+        await gw.client.post(
+            "/v1/fine_tuning/jobs", headers={**other_key, "Idempotency-Key": f"retry-{unique}"}, json=body
+        )
+    ).json()
+    assert third["id"] != first["id"]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "param", "code"),
+    [
+        ({"model": "nobody-serves-this", "training_file": "skill:x"}, 404, "model", "model_not_found"),
+        ({"model": BASE, "training_file": "skill:no-such-skill"}, 404, "training_file", "skill_not_found"),
+        ({"model": BASE, "training_file": "file-abc123"}, 400, "training_file", None),
+        ({"model": BASE, "training_file": "skill:x", "validation_file": "file-1"}, 400, None, None),
+        ({"model": BASE, "training_file": "skill:x", "method": {"type": "dpo"}}, 400, "method.type", None),
+        ({"model": BASE, "training_file": "skill:x", "seed": -1}, 400, "seed", None),
+        (
+            {"model": BASE, "training_file": "skill:x", "metadata": {str(i): "v" for i in range(17)}},
+            400,
+            "metadata",
+            None,
+        ),
+    ],
+)
+async def test_bad_requests_are_4xx_naming_the_field(
+    gw: Gateway, body: dict[str, Any], status: int, param: str | None, code: str | None
+) -> None:
+    response = await gw.client.post("/v1/fine_tuning/jobs", headers=await gw.auth("jobs:write"), json=body)
+    assert response.status_code == status, response.text
+    error = error_of(response)
+    if param is not None:
+        assert error["param"] == param
+    if code is not None:
+        assert error["code"] == code
+
+
+async def test_unknown_jobs_and_scopes(gw: Gateway) -> None:
+    reader = await gw.auth("jobs:read")
+    missing = await gw.client.get("/v1/fine_tuning/jobs/ftjob-nope", headers=reader)
+    assert missing.status_code == 404 and error_of(missing)["code"] == "job_not_found"
+    assert (
+        await gw.client.get("/v1/fine_tuning/jobs", headers=reader, params={"after": "ftjob-nope"})
+    ).status_code == 404
+    forbidden = await gw.client.post(
+        "/v1/fine_tuning/jobs", headers=reader, json={"model": BASE, "training_file": "skill:x"}
+    )
+    assert forbidden.status_code == 403
+    assert (
+        await gw.client.get("/v1/fine_tuning/jobs", headers=await gw.auth("models:use"))
+    ).status_code == 403
+
+
+async def test_the_migrations_make_the_tables_the_models_describe(gw: Gateway) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    def diff(sync: Any) -> list[Any]:
+        context = MigrationContext.configure(sync, opts={"compare_type": True})
+        ours = set(GatewayBase.metadata.tables)
+
+        def table_of(change: Any) -> str | None:
+            thing = change[1] if isinstance(change, tuple) else None
+            table = getattr(thing, "table", None)
+            return getattr(table, "name", None) or getattr(thing, "name", None)
+
+        # the runtime's own tables (inbox, outbox) share the database
+        return [d for d in compare_metadata(context, GatewayBase.metadata) if table_of(d) in ours]
+
+    async def check() -> list[Any]:
+        async with gw.state.runtime.engine.connect() as conn:
+            return await conn.run_sync(diff)
+
+    assert gw.in_app(check) == []
+    assert "gateway_jobs_dataset_generated" in {h.consumer.durable for h in build_service().handlers}
