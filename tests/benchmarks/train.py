@@ -468,7 +468,11 @@ def main(argv: list[str] | None = None) -> int:
         help="cap the full run's SFT steps (default: auto, ~100 on 200 samples)",
     )
     parser.add_argument("--heldout", type=int, default=24, help="held-out prompts graded per arm")
-    parser.add_argument("--skip-full", action="store_true", help="only the throughput comparison")
+    parser.add_argument(
+        "--skip-full",
+        action="store_true",
+        help="only the throughput comparison (the file keeps its last full run on the same dataset)",
+    )
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     parser.add_argument("--arm", choices=("ours", "trl"), help=argparse.SUPPRESS)
     parser.add_argument("--arm-output", help=argparse.SUPPRESS)
@@ -493,7 +497,22 @@ def main(argv: list[str] | None = None) -> int:
         "dataset": {"path": str(args.dataset), "digest": digest, "train_samples": train_samples},
     }
 
+    earlier: dict[str, Any] = {}
+    if args.skip_full and args.output.is_file():  # keep the last full run's figures
+        previous = json.loads(args.output.read_text())
+        if previous.get("dataset", {}).get("digest") == digest:
+            earlier = {
+                k: previous[k]
+                for k in ("full_run", "grpo_step_seconds", "heldout_pass_rate")
+                if k in previous
+            }
+            if earlier:
+                earlier["full_run_measured_at"] = previous.get("full_run_measured_at") or previous.get(
+                    "measured_at"
+                )
+
     def write() -> None:
+        report.update({k: v for k, v in earlier.items() if k not in report})
         report["load_average_1m_at_end"] = round(os.getloadavg()[0], 2)
         report["total_seconds"] = round(time.monotonic() - started, 1)
         args.output.parent.mkdir(parents=True, exist_ok=True)
@@ -548,6 +567,7 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="train-bench-full-") as work:
             full, adapter = full_run(args.dataset, digest, args.grpo_steps, Path(work), args.sft_steps)
             report["full_run"] = full
+            report["full_run_measured_at"] = datetime.now(UTC).isoformat(timespec="seconds")
             requested = {
                 "grpo_steps": args.grpo_steps,
                 **({"max_steps": args.sft_steps} if args.sft_steps else {}),
