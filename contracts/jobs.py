@@ -210,3 +210,25 @@ class FineTuningJobEventList(_Response):
     object: Literal["list"] = "list"
     data: list[FineTuningJobEvent]
     has_more: bool
+
+
+class FineTuningJobCheckpoint(_Response):
+    id: str
+    object: Literal["fine_tuning.job.checkpoint"] = "fine_tuning.job.checkpoint"
+    created_at: int
+    fine_tuned_model_checkpoint: str = Field(
+        description="The checkpoint's object in bucket `training-checkpoints`."
+    )
+    step_number: int
+    metrics: dict[str, float | str]
+    fine_tuning_job_id: str
+    phase: str | None = None
+    final: bool = False
+
+
+class FineTuningJobCheckpointList(_Response):
+    object: Literal["list"] = "list"
+    data: list[FineTuningJobCheckpoint]
+    has_more: bool
+    first_id: str | None = None
+    last_id: str | None = None

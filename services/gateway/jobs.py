@@ -44,10 +44,13 @@ from skill_adapter.contracts import (
     JobStarted,
     JobStatus,
     JobSucceeded,
+    PauseJob,
+    ResumeJob,
     StartJob,
 )
 from skill_adapter.contracts.jobs import (
     FineTuningJob,
+    FineTuningJobCheckpoint,
     FineTuningJobCreate,
     FineTuningJobEvent,
     JobError,
@@ -56,7 +59,7 @@ from skill_adapter.contracts.jobs import (
 )
 from skill_adapter.runtime import HandlerContext
 
-from .models import JobEventRow, JobRow
+from .models import JobCheckpointRow, JobEventRow, JobRow
 
 PRODUCER = "gateway"
 PROGRESS_EVENT_SECONDS = 10.0
@@ -101,6 +104,22 @@ def to_api(row: JobRow) -> FineTuningJob:
         dataset_id=row.dataset_id,
         adapter_id=row.adapter_id,
         evaluation=row.evaluation,
+    )
+
+
+def checkpoint_to_api(row: JobCheckpointRow) -> FineTuningJobCheckpoint:
+    metrics: dict[str, float | str] = {"step": float(row.step), **row.metrics}
+    if row.phase:
+        metrics["phase"] = row.phase
+    return FineTuningJobCheckpoint(
+        id=f"ftckpt-{row.id}",
+        created_at=_unix(row.created_at) or 0,
+        fine_tuned_model_checkpoint=row.object_name,
+        step_number=row.step,
+        metrics=metrics,
+        fine_tuning_job_id=row.job_id,
+        phase=row.phase,
+        final=row.final,
     )
 
 
@@ -228,6 +247,31 @@ class JobRepository:
             .order_by(JobEventRow.id)
         )
         return list((await self.session.execute(query)).scalars())
+
+    async def checkpoints(
+        self, job_id: str, *, after: str | None, limit: int
+    ) -> tuple[list[JobCheckpointRow], bool]:
+        """Newest first; ``after`` a checkpoint id (``ftckpt-<n>``)."""
+        query = select(JobCheckpointRow).where(JobCheckpointRow.job_id == job_id)
+        if after is not None:
+            number = after.removeprefix("ftckpt-")
+            if number.isdigit():
+                query = query.where(JobCheckpointRow.id < int(number))
+        rows = list(
+            (
+                await self.session.execute(query.order_by(JobCheckpointRow.id.desc()).limit(limit + 1))
+            ).scalars()
+        )
+        return rows[:limit], len(rows) > limit
+
+    def pause(self, row: JobRow) -> PauseJob:
+        self._add_event(row, "info", "Pause requested")
+        return PauseJob(producer=PRODUCER, correlation_id=row.id, job_id=row.id)
+
+    def resume(self, row: JobRow) -> ResumeJob:
+        row.status = JobStatus.RUNNING.value
+        self._add_event(row, "info", "Resume requested")
+        return ResumeJob(producer=PRODUCER, correlation_id=row.id, job_id=row.id)
 
     def cancel(self, row: JobRow, reason: str = "cancelled on request") -> CancelJob | None:
         """Mark ``row`` cancelled; the trainer's command when training may be running."""
@@ -388,7 +432,25 @@ class JobRepository:
         )
         self._progress(row, JobStage.TRAINING, event.step, event.total_steps, message, metrics)
 
-    def checkpointed(self, row: JobRow, event: JobCheckpointed) -> None:
+    async def checkpointed(self, row: JobRow, event: JobCheckpointed) -> None:
+        known = await self.session.execute(
+            select(JobCheckpointRow.id).where(
+                JobCheckpointRow.job_id == row.id, JobCheckpointRow.object_name == event.object_name
+            )
+        )
+        if known.first() is None:
+            self.session.add(
+                JobCheckpointRow(
+                    job_id=row.id,
+                    phase=event.phase,
+                    step=event.step,
+                    object_name=event.object_name,
+                    digest=event.digest,
+                    metrics=dict(event.metrics),
+                    final=event.final,
+                    created_at=event.occurred_at,
+                )
+            )
         phase = f"{event.phase.upper()} " if event.phase else ""
         self._add_event(
             row,
@@ -484,7 +546,7 @@ async def on_training_progress(event: JobProgress, ctx: HandlerContext) -> None:
 async def on_checkpoint(event: JobCheckpointed, ctx: HandlerContext) -> None:
     jobs = JobRepository(ctx.session)
     if (row := await jobs.active(event.job_id)) is not None:
-        jobs.checkpointed(row, event)
+        await jobs.checkpointed(row, event)
 
 
 async def on_training_paused(event: JobPaused, ctx: HandlerContext) -> None:

@@ -215,6 +215,26 @@ class JobEventRow(GatewayBase):
     __table_args__ = (Index("ix_job_events_job_id", "job_id", "id"),)
 
 
+class JobCheckpointRow(GatewayBase):
+    """A checkpoint the trainer saved for a job (``GET /v1/fine_tuning/jobs/{id}/checkpoints``)."""
+
+    __tablename__ = "job_checkpoints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(String(64))
+    phase: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    step: Mapped[int] = mapped_column(Integer)
+    object_name: Mapped[str] = mapped_column(String(1024))
+    digest: Mapped[str] = mapped_column(String(64))
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON)
+    final: Mapped[bool] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column()
+
+    __table_args__ = (
+        UniqueConstraint("job_id", "object_name", name="uq_job_checkpoints_job_id_object_name"),
+    )
+
+
 MIGRATIONS = Migrations(
     script_location="skill_adapter.gateway:migrations", version_table="skill_adapter_gateway_version"
 )

@@ -2,27 +2,32 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
+from litestar.response import Stream
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from skill_adapter.contracts import JobStatus
 from skill_adapter.contracts.jobs import (
     FineTuningJob,
+    FineTuningJobCheckpointList,
     FineTuningJobCreate,
     FineTuningJobEventList,
     FineTuningJobList,
+    JobStage,
 )
 from skill_adapter.runtime import ServiceRuntime
 
 from ..auth import requires
 from ..errors import ApiError, BadRequest, ServiceUnavailable, SkillNotFound, VersionNotFound, error_responses
-from ..jobs import JobRepository, event_to_api, to_api
+from ..jobs import JobRepository, checkpoint_to_api, event_to_api, to_api
 from ..repository import SkillRepository
 from ..serving import InferencePlane
 from ..settings import GatewaySettings
@@ -204,22 +209,148 @@ class FineTuningJobController(Controller):
             await runtime.publisher.publish(command)
         return to_api(row)
 
+    async def _training_job(self, jobs: JobRepository, job_id: str, action: str) -> Any:
+        row = await jobs.get(job_id)
+        if row is None:
+            raise JobNotFound(job_id)
+        if JobStatus(row.status).is_terminal or row.stage != JobStage.TRAINING.value:
+            raise JobFinished(
+                f"Only a training job can be {action}d; this one is {row.status} ({row.stage}).",
+                param="fine_tuning_job_id",
+            )
+        return row
+
+    @post(
+        "/{fine_tuning_job_id:str}/pause",
+        operation_id="pauseFineTuningJob",
+        summary="Pause a training job at its next step (it keeps its checkpoint)",
+        guards=[requires("jobs:write")],
+        status_code=200,
+        responses=error_responses(404, 409),
+    )
+    async def pause_job(
+        self,
+        fine_tuning_job_id: FromPath[str],
+        db_session: NamedDependency[AsyncSession],
+        runtime: NamedDependency[ServiceRuntime],
+    ) -> FineTuningJob:
+        jobs = JobRepository(db_session)
+        row = await self._training_job(jobs, fine_tuning_job_id, "pause")
+        if row.status == JobStatus.PAUSED.value:
+            raise JobFinished("The job is already paused.", param="fine_tuning_job_id")
+        command = jobs.pause(row)
+        await db_session.commit()
+        await runtime.publisher.publish(command)
+        return to_api(row)
+
+    @post(
+        "/{fine_tuning_job_id:str}/resume",
+        operation_id="resumeFineTuningJob",
+        summary="Resume a paused job from its last checkpoint",
+        guards=[requires("jobs:write")],
+        status_code=200,
+        responses=error_responses(404, 409),
+    )
+    async def resume_job(
+        self,
+        fine_tuning_job_id: FromPath[str],
+        db_session: NamedDependency[AsyncSession],
+        runtime: NamedDependency[ServiceRuntime],
+    ) -> FineTuningJob:
+        jobs = JobRepository(db_session)
+        row = await self._training_job(jobs, fine_tuning_job_id, "resume")
+        if row.status != JobStatus.PAUSED.value:
+            raise JobFinished("The job is not paused.", param="fine_tuning_job_id")
+        command = jobs.resume(row)
+        await db_session.commit()
+        await runtime.publisher.publish(command)
+        return to_api(row)
+
+    @get(
+        "/{fine_tuning_job_id:str}/checkpoints",
+        operation_id="listFineTuningJobCheckpoints",
+        summary="The checkpoints the trainer saved, newest first",
+        guards=[requires("jobs:read")],
+        responses=error_responses(404),
+    )
+    async def list_checkpoints(
+        self,
+        fine_tuning_job_id: FromPath[str],
+        db_session: NamedDependency[AsyncSession],
+        limit: Limit = 10,
+        after: After = None,
+    ) -> FineTuningJobCheckpointList:
+        jobs = JobRepository(db_session)
+        if await jobs.get(fine_tuning_job_id) is None:
+            raise JobNotFound(fine_tuning_job_id)
+        rows, more = await jobs.checkpoints(fine_tuning_job_id, after=after, limit=limit)
+        data = [checkpoint_to_api(r) for r in rows]
+        return FineTuningJobCheckpointList(
+            data=data,
+            has_more=more,
+            first_id=data[0].id if data else None,
+            last_id=data[-1].id if data else None,
+        )
+
     @get(
         "/{fine_tuning_job_id:str}/events",
         operation_id="listFineTuningEvents",
-        summary="A job's history, newest first",
+        summary="A job's history, newest first; with stream=true, live as server-sent events",
         guards=[requires("jobs:read")],
-        responses=error_responses(404),
+        responses={
+            200: ResponseSpec(
+                data_container=FineTuningJobEventList,
+                description="A page of events; with `stream=true` a `text/event-stream` of events, then `[DONE]`.",
+                generate_examples=False,
+            ),
+            **error_responses(404),
+        },
     )
     async def list_events(
         self,
         fine_tuning_job_id: FromPath[str],
         db_session: NamedDependency[AsyncSession],
+        runtime: NamedDependency[ServiceRuntime],
         limit: Limit = 20,
         after: After = None,
-    ) -> FineTuningJobEventList:
+        stream: Annotated[
+            bool,
+            QueryParameter(
+                description="Every event so far, oldest first, then each new one as it happens "
+                "(`data: <event>`), then `data: [DONE]` once the job has finished."
+            ),
+        ] = False,
+    ) -> Response[FineTuningJobEventList]:
         jobs = JobRepository(db_session)
         if await jobs.get(fine_tuning_job_id) is None:
             raise JobNotFound(fine_tuning_job_id)
+        if stream:
+            return Stream(  # type: ignore[return-value]
+                _live_events(runtime, fine_tuning_job_id),
+                media_type="text/event-stream",
+                headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+            )
         rows, more = await jobs.events(fine_tuning_job_id, after=after, limit=limit)
-        return FineTuningJobEventList(data=[event_to_api(r) for r in rows], has_more=more)
+        page = FineTuningJobEventList(data=[event_to_api(r) for r in rows], has_more=more)
+        return Response(page.model_dump_json().encode(), media_type=MediaType.JSON)
+
+
+LIVE_POLL_SECONDS = 0.5
+
+
+async def _live_events(runtime: ServiceRuntime, job_id: str) -> AsyncIterator[bytes]:
+    """The job's events as SSE, oldest first, until the job has finished and all are sent."""
+    last = 0
+    while True:
+        async with runtime.sessions() as session:
+            jobs = JobRepository(session)
+            row = await jobs.get(job_id)
+            finished = row is None or JobStatus(row.status).is_terminal
+            fresh = await jobs.events_since(job_id, last)
+        for event in fresh:
+            last = event.id
+            yield b"data: " + event_to_api(event).model_dump_json().encode() + b"\n\n"
+        if finished:
+            yield b"data: [DONE]\n\n"
+            return
+        await asyncio.sleep(LIVE_POLL_SECONDS)

@@ -9,10 +9,14 @@ so no model is loaded.
 from __future__ import annotations
 
 import asyncio
+import json
+import threading
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import nats
 import pytest
 from nats.aio.client import Client
 
@@ -24,13 +28,18 @@ from skill_adapter.contracts import (
     DatasetProgress,
     EvaluationCompleted,
     GenerateDataset,
+    JobCheckpointed,
+    JobPaused,
     JobProgress,
     JobStarted,
     JobSucceeded,
+    PauseJob,
+    ResumeJob,
     StartJob,
 )
 from skill_adapter.gateway.models import GatewayBase
 from skill_adapter.gateway.readmodel import build_service
+from skill_adapter.runtime import Publisher
 from tests.integration.gateway.conftest import Gateway, StartGateway, error_of
 from tests.support.fake_http import ThreadedFakeServer
 from tests.support.helpers import eventually
@@ -453,3 +462,156 @@ async def test_the_migrations_make_the_tables_the_models_describe(gw: Gateway) -
 
     assert gw.in_app(check) == []
     assert "gateway_jobs_dataset_generated" in {h.consumer.durable for h in build_service().handlers}
+
+
+async def test_the_official_client_creates_lists_follows_and_cancels(
+    gw: Gateway, nc: Client, unique: str
+) -> None:
+    import openai
+
+    name = f"json-{unique}"
+    version = await a_skill(gw, name)
+    token = await gw.key("jobs:write")
+    client = openai.AsyncOpenAI(
+        base_url=f"{str(gw.client.base_url).rstrip('/')}/v1",
+        api_key=token,
+        http_client=gw.client,
+        max_retries=0,
+    )
+    async with (
+        Commands(nc, GenerateDataset) as generate,
+        Commands(nc, PauseJob) as pauses,
+        Commands(nc, ResumeJob) as resumes,
+    ):
+        job = await client.fine_tuning.jobs.create(
+            model=BASE, training_file=f"skill:{name}", seed=3, suffix="sdk", extra_body={"samples": 5}
+        )
+        assert job.status == "queued" and job.model == BASE and job.seed == 3
+        command = await generate.for_job(job.id)
+        assert command.num_samples == 5
+        page = await client.fine_tuning.jobs.list(limit=100)
+        assert job.id in [j.id for j in page.data]
+        assert (await client.fine_tuning.jobs.retrieve(job.id)).id == job.id
+
+        with pytest.raises(openai.ConflictError):  # not training yet
+            await client.fine_tuning.jobs.pause(job.id)
+        await gw.publish(
+            DatasetGenerated(
+                producer="t",
+                correlation_id=job.id,
+                dataset_id=command.dataset_id,
+                skill_name=name,
+                skill_version=version,
+                object_name="m.json",
+                digest=DIGEST,
+                num_train=5,
+                num_validation=0,
+                num_heldout=0,
+            )
+        )
+        await job_of(gw, {"Authorization": f"Bearer {token}"}, job.id, stage="training")
+        await client.fine_tuning.jobs.pause(job.id)
+        assert (await pauses.for_job(job.id)).job_id == job.id
+        await gw.publish(JobPaused(producer="t", correlation_id=job.id, job_id=job.id, step=2))
+        await job_of(gw, {"Authorization": f"Bearer {token}"}, job.id, status="paused")
+        resumed = await client.fine_tuning.jobs.resume(job.id)
+        assert resumed.status == "running" and (await resumes.for_job(job.id)).job_id == job.id
+
+    await gw.publish(
+        JobCheckpointed(
+            producer="t",
+            correlation_id=job.id,
+            job_id=job.id,
+            step=2,
+            object_name=f"{job.id}/sft-000002.zip",
+            digest=DIGEST,
+            metrics={"train_loss": 0.5},
+            phase="sft",
+        )
+    )
+    await gw.publish(
+        JobCheckpointed(
+            producer="t",
+            correlation_id=job.id,
+            job_id=job.id,
+            step=4,
+            object_name=f"{job.id}/sft-000004-final.zip",
+            digest=DIGEST,
+            metrics={"train_loss": 0.25},
+            phase="sft",
+            final=True,
+        )
+    )
+
+    async def two() -> Any:
+        listed = await client.fine_tuning.jobs.checkpoints.list(job.id)
+        return listed if len(listed.data) == 2 else None
+
+    checkpoints = await eventually(two, what="two checkpoints")
+    assert [c.step_number for c in checkpoints.data] == [4, 2]
+    assert checkpoints.data[0].metrics.train_loss == 0.25 and checkpoints.data[0].fine_tuning_job_id == job.id
+    assert checkpoints.data[0].fine_tuned_model_checkpoint == f"{job.id}/sft-000004-final.zip"
+
+    cancelled = await client.fine_tuning.jobs.cancel(job.id)
+    assert cancelled.status == "cancelled"
+    events = [e.message async for e in client.fine_tuning.jobs.list_events(job.id, limit=5)]
+    assert events[0].startswith("Job cancelled") and any(
+        m.startswith("Checkpoint at SFT step 4 (final)") for m in events
+    )
+    with pytest.raises(openai.NotFoundError):
+        await client.fine_tuning.jobs.retrieve("ftjob-missing")
+
+
+async def test_the_events_stream_live_until_the_job_ends(
+    gw: Gateway, nc: Client, nats_url: str, unique: str
+) -> None:
+    headers = await gw.auth("jobs:write")
+    name = f"json-{unique}"
+    await a_skill(gw, name)
+    async with Commands(nc, GenerateDataset) as generate:
+        job = (
+            await gw.client.post(
+                "/v1/fine_tuning/jobs",
+                headers=headers,
+                json={"model": BASE, "training_file": f"skill:{name}"},
+            )
+        ).json()
+        command = await generate.for_job(job["id"])
+
+    failure = DatasetFailed(
+        producer="t",
+        correlation_id=job["id"],
+        dataset_id=command.dataset_id,
+        reason="teacher down",
+        code="inference_unavailable",
+    )
+
+    def fail_soon() -> None:  # from a thread: the test client blocks this loop while it streams
+        async def publish() -> None:
+            other = await nats.connect(nats_url)
+            try:
+                await Publisher(other.jetstream()).publish(failure)
+            finally:
+                await other.close()
+
+        time.sleep(1.0)
+        asyncio.run(publish())
+
+    failing = threading.Thread(target=fail_soon)
+    failing.start()
+    lines = []
+    async with gw.client.stream(
+        "GET", f"/v1/fine_tuning/jobs/{job['id']}/events", headers=headers, params={"stream": "true"}
+    ) as response:
+        assert response.status_code == 200 and response.headers["content-type"].startswith(
+            "text/event-stream"
+        )
+        async for line in response.aiter_lines():
+            if line.startswith("data: "):
+                lines.append(line[6:])
+    failing.join()
+    assert lines[-1] == "[DONE]"
+    messages = [json.loads(line)["message"] for line in lines[:-1]]
+    assert (
+        messages[0].startswith("Created") and messages[-1] == "Job failed while generating data: teacher down"
+    )

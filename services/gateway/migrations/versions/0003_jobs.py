@@ -1,4 +1,4 @@
-"""Fine-tuning jobs and their events.
+"""Fine-tuning jobs, their events and checkpoints.
 
 Revision ID: 0003
 Revises: 0002
@@ -63,9 +63,24 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_job_events"),
     )
     op.create_index("ix_job_events_job_id", "job_events", ["job_id", "id"])
+    op.create_table(
+        "job_checkpoints",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("job_id", sa.String(64), nullable=False),
+        sa.Column("phase", sa.String(8), nullable=True),
+        sa.Column("step", sa.Integer(), nullable=False),
+        sa.Column("object_name", sa.String(1024), nullable=False),
+        sa.Column("digest", sa.String(64), nullable=False),
+        sa.Column("metrics", sa.JSON(), nullable=False),
+        sa.Column("final", sa.Boolean(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_job_checkpoints"),
+        sa.UniqueConstraint("job_id", "object_name", name="uq_job_checkpoints_job_id_object_name"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("job_checkpoints")
     op.drop_index("ix_job_events_job_id", table_name="job_events")
     op.drop_table("job_events")
     op.drop_index("ix_jobs_adapter_id", table_name="jobs")
