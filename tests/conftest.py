@@ -15,6 +15,10 @@ from nats.js import JetStreamContext
 
 from skill_adapter.runtime.nats_server import EmbeddedNats
 
+# A new skill version starts a real fine-tuning job by default (``auto_train``): the tests that
+# want one say so; everywhere else a published or uploaded skill starts nothing.
+os.environ.setdefault("SKILL_ADAPTER_AUTO_TRAIN", "false")
+
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 
 

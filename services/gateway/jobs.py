@@ -18,6 +18,7 @@ change also adds a line to the job's history (``job_events``); progress lines ar
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from datetime import UTC, datetime
 from typing import Any
@@ -46,6 +47,7 @@ from skill_adapter.contracts import (
     JobSucceeded,
     PauseJob,
     ResumeJob,
+    SkillParsed,
     StartJob,
 )
 from skill_adapter.contracts.jobs import (
@@ -596,3 +598,29 @@ async def on_evaluation_failed(event: EvaluationFailed, ctx: HandlerContext) -> 
     jobs = JobRepository(ctx.session)
     if event.model and (row := await jobs.by_adapter(event.model)) is not None:
         jobs.failed(row, "evaluating", event.code or "evaluation_failed", event.reason)
+
+
+async def auto_train(event: SkillParsed, ctx: HandlerContext) -> GenerateDataset | None:
+    """A job for a new skill version when the settings say so (``auto_train``), once per version
+    and base model (the idempotency key). A base model nobody serves fails the job at its first
+    stage, with the data generator's reason, rather than being skipped silently."""
+    settings = getattr(ctx.deps, "settings", None)
+    if settings is None or not settings.auto_train:
+        return None
+    model = settings.auto_train_model
+    request = FineTuningJobCreate(
+        model=model, training_file=f"skill:{event.skill_name}@{event.skill_version}"
+    )
+    key = "auto:" + hashlib.sha256(f"{event.skill_name}@{event.skill_version}:{model}".encode()).hexdigest()
+    jobs = JobRepository(ctx.session)
+    row, created = await jobs.create(
+        request,
+        skill_version=event.skill_version,
+        samples=settings.job_samples,
+        owner=None,
+        idempotency_key=key,
+    )
+    if not created:
+        return None
+    ctx.log.info("auto-train job created", job=row.id, skill=event.skill_name, version=event.skill_version)
+    return jobs.generate_command(row, event.skill_version)

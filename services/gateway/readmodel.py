@@ -22,6 +22,7 @@ from skill_adapter.contracts import (
     EvaluationCompleted,
     EvaluationFailed,
     EvaluationProgress,
+    GenerateDataset,
     JobCancelled,
     JobCheckpointed,
     JobFailed,
@@ -43,14 +44,16 @@ from .repository import SkillRepository
 SERVICE_NAME = "gateway"
 
 
-async def record_parsed(event: SkillParsed, ctx: HandlerContext) -> None:
-    """Add an accepted skill version (and its rubric) to the read model."""
+async def record_parsed(event: SkillParsed, ctx: HandlerContext) -> GenerateDataset | None:
+    """Add an accepted skill version (and its rubric) to the read model; a new version starts a
+    fine-tuning job when ``auto_train`` is on (``jobs.auto_train``)."""
     added = await SkillRepository(ctx.session).record_parsed(event)
     ctx.log.info(
         "skill version recorded" if added else "skill version already known",
         skill=event.skill_name,
         version=event.skill_version,
     )
+    return await jobs.auto_train(event, ctx) if added else None
 
 
 async def record_rejected(event: SkillRejected, ctx: HandlerContext) -> None:

@@ -116,6 +116,13 @@ class GatewaySettings(RuntimeSettings):
     max_upload_bytes: int = Field(
         default=50 * MIB, gt=0, description="Largest skill upload (SKILL.md or zip) accepted, in bytes."
     )
+    auto_train: bool = Field(
+        default=True,
+        description="Start a fine-tuning job for every new skill version (the watched bucket, uploads).",
+    )
+    auto_train_model: str = Field(
+        default=DEFAULT_MODEL, min_length=1, description="The base model auto-started jobs teach."
+    )
     job_samples: int = Field(
         default=200,
         ge=1,

@@ -615,3 +615,56 @@ async def test_the_events_stream_live_until_the_job_ends(
     assert (
         messages[0].startswith("Created") and messages[-1] == "Job failed while generating data: teacher down"
     )
+
+
+async def test_a_new_skill_version_starts_a_job_when_auto_train_is_on(
+    start_gateway: StartGateway, nc: Client, unique: str
+) -> None:
+    with ThreadedFakeServer(upstream) as url:
+        backends = [{"kind": "openai", "base_url": f"{url}/v1", "models": [BASE]}]
+        async with start_gateway(
+            backends=backends, auto_train=True, auto_train_model=BASE, job_samples=9
+        ) as gw:
+            headers = await gw.auth("jobs:read")
+            name = f"auto-{unique}"
+            async with Commands(nc, GenerateDataset) as generate:
+                event = skill_parsed(name)
+                await gw.publish(event)
+
+                async def the_job() -> dict[str, Any] | None:
+                    listed = (
+                        await gw.client.get("/v1/fine_tuning/jobs", headers=headers, params={"limit": 100})
+                    ).json()
+                    return next((j for j in listed["data"] if j["skill_name"] == name), None)
+
+                job = await eventually(the_job, what="the auto-started job")
+                assert job["training_file"] == f"skill:{name}@{event.skill_version}" and job["model"] == BASE
+                command = await generate.for_job(job["id"])
+                assert (command.num_samples, command.skill_version) == (9, event.skill_version)
+
+                again = skill_parsed(name, event.skill_version)  # the same version put again
+                await gw.publish(again)
+                other = skill_parsed(f"other-{unique}")
+                await gw.publish(other)
+                await eventually(
+                    lambda: _has_job(gw, headers, f"other-{unique}"), what="the other skill's job"
+                )
+                listed = (
+                    await gw.client.get("/v1/fine_tuning/jobs", headers=headers, params={"limit": 100})
+                ).json()
+                assert [j["skill_name"] for j in listed["data"]].count(name) == 1
+
+        async with start_gateway(backends=backends, auto_train=False) as gw:
+            headers = await gw.auth("jobs:read", "skills:read")
+            name = f"manual-{unique}"
+            await gw.publish(skill_parsed(name))
+            await gw.wait_for(f"/v1/skills/{name}", headers, "the skill")
+            listed = (
+                await gw.client.get("/v1/fine_tuning/jobs", headers=headers, params={"limit": 100})
+            ).json()
+            assert name not in [j["skill_name"] for j in listed["data"]]
+
+
+async def _has_job(gw: Gateway, headers: dict[str, str], skill: str) -> bool | None:
+    listed = (await gw.client.get("/v1/fine_tuning/jobs", headers=headers, params={"limit": 100})).json()
+    return True if any(j["skill_name"] == skill for j in listed["data"]) else None
