@@ -59,7 +59,16 @@ from .rubric import (
     ValidJsonCheck,
 )
 from .serving import AdapterPromoted, AdapterRegistered, AdapterRetired
-from .skills import MODE_HEADER, IngestSkill, SkillFile, SkillParsed, SkillRejected, ingest_event_id
+from .skills import (
+    AUTO_TRAIN_HEADER,
+    MODE_HEADER,
+    IngestSkill,
+    SkillFile,
+    SkillParsed,
+    SkillRejected,
+    auto_train_of,
+    ingest_event_id,
+)
 from .streams import (
     ADAPTERS_BUCKET,
     ADVISORIES,
@@ -93,6 +102,7 @@ from .training import (
 __all__ = [
     "ADAPTERS_BUCKET",
     "ADVISORIES",
+    "AUTO_TRAIN_HEADER",
     "BUCKETS",
     "CHECKPOINTS_BUCKET",
     "CONTEXTS",
@@ -173,6 +183,7 @@ __all__ = [
     "Thresholds",
     "UnknownSubject",
     "ValidJsonCheck",
+    "auto_train_of",
     "deadletter_subject",
     "durable_name",
     "ingest_event_id",

@@ -30,10 +30,23 @@ class IngestSkill(Command, subject="skills.cmd.skill.ingest.v1"):
     )
     source: Source = "bucket"
     mode: Mode = "strict"
+    auto_train: bool | None = Field(
+        default=None,
+        description="False: a new version must not start a fine-tuning job (the uploader runs its own); "
+        "None: the gateway's setting decides.",
+    )
 
     @classmethod
     def for_object(
-        cls, object_name: str, digest: str, nuid: str | None, *, source: Source, mode: Mode, producer: str
+        cls,
+        object_name: str,
+        digest: str,
+        nuid: str | None,
+        *,
+        source: Source,
+        mode: Mode,
+        producer: str,
+        auto_train: bool | None = None,
     ) -> IngestSkill:
         """The one way every producer builds this command (same id for the same put)."""
         return cls(
@@ -45,10 +58,21 @@ class IngestSkill(Command, subject="skills.cmd.skill.ingest.v1"):
             object_nuid=nuid,
             source=source,
             mode=mode,
+            auto_train=auto_train,
         )
 
 
 MODE_HEADER = "Skill-Adapter-Mode"
+AUTO_TRAIN_HEADER = "Skill-Adapter-Auto-Train"
+"""Object header: ``false`` keeps a new version from starting a fine-tuning job (``IngestSkill.auto_train``)."""
+
+
+def auto_train_of(headers: dict[str, str] | None) -> bool | None:
+    """``IngestSkill.auto_train`` from an object's headers."""
+    value = (headers or {}).get(AUTO_TRAIN_HEADER, "").strip().lower()
+    return {"false": False, "true": True}.get(value)
+
+
 """Object header in the ``skills`` bucket naming the mode to ingest that object in."""
 
 
@@ -79,6 +103,9 @@ class SkillParsed(Event, subject="skills.evt.skill.parsed.v1"):
     description: str = Field(max_length=1024)
     mode: Mode = "strict"
     new_version: bool = Field(description="False when this content was already a known version.")
+    auto_train: bool | None = Field(
+        default=None, description="The ingestion's wish: False keeps this version from starting a job."
+    )
     files: list[SkillFile] = Field(default_factory=list)
     warnings: list[Diagnostic] = Field(default_factory=list)
     rubric: Rubric

@@ -97,7 +97,7 @@ def generate(
 async def _resolve(url: str, skill: str, local: tuple[bytes, str] | None) -> tuple[str, str]:
     """``(name, version)`` of a local skill (pushed and parsed first) or of ``NAME[@VERSION]``."""
     if local is not None:
-        verdict = await _push(url, *local, "strict", 60.0)
+        verdict = await _push(url, *local, "strict", 60.0, auto_train=False)  # this command runs its own
         if not isinstance(verdict, SkillParsed):
             raise CliError(
                 "the skill-parser did not accept the skill in time (is `skill-adapter up` running?)"

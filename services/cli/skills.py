@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from skill_adapter.contracts import (
+    AUTO_TRAIN_HEADER,
     MODE_HEADER,
     SKILLS_BUCKET,
     IngestSkill,
@@ -130,8 +131,16 @@ def push(
 
 
 async def _push(
-    url: str, data: bytes, object_name: str, mode: Literal["strict", "lenient"], wait: float
+    url: str,
+    data: bytes,
+    object_name: str,
+    mode: Literal["strict", "lenient"],
+    wait: float,
+    *,
+    auto_train: bool | None = None,
 ) -> SkillParsed | SkillRejected | None:
+    """Put the skill and ask for its ingestion; the verdict within ``wait`` seconds. ``auto_train``
+    False keeps a new version from starting a fine-tuning job (the caller runs its own)."""
     nc = await nats.connect(url)
     try:
         js = nc.jetstream(timeout=10)
@@ -145,9 +154,18 @@ async def _push(
         # listen before the put: the bucket watcher may ask for (and get) the verdict first
         sub = await nc.subscribe("skills.evt.skill.*.v1", cb=on_event)
         try:
-            stored = await Objects(js).put(SKILLS_BUCKET.name, object_name, data, headers={MODE_HEADER: mode})
+            headers = {MODE_HEADER: mode}
+            if auto_train is not None:
+                headers[AUTO_TRAIN_HEADER] = str(auto_train).lower()
+            stored = await Objects(js).put(SKILLS_BUCKET.name, object_name, data, headers=headers)
             command = IngestSkill.for_object(
-                object_name, stored.digest, stored.nuid, source="cli", mode=mode, producer="cli"
+                object_name,
+                stored.digest,
+                stored.nuid,
+                source="cli",
+                mode=mode,
+                producer="cli",
+                auto_train=auto_train,
             )
             await Publisher(js).publish(command)
             deadline = time.monotonic() + wait

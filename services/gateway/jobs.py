@@ -605,7 +605,7 @@ async def auto_train(event: SkillParsed, ctx: HandlerContext) -> GenerateDataset
     and base model (the idempotency key). A base model nobody serves fails the job at its first
     stage, with the data generator's reason, rather than being skipped silently."""
     settings = getattr(ctx.deps, "settings", None)
-    if settings is None or not settings.auto_train:
+    if settings is None or not settings.auto_train or event.auto_train is False:
         return None
     model = settings.auto_train_model
     request = FineTuningJobCreate(

@@ -15,7 +15,7 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from skill_adapter.contracts import MODE_HEADER, SKILLS_BUCKET, IngestSkill
+from skill_adapter.contracts import MODE_HEADER, SKILLS_BUCKET, IngestSkill, auto_train_of
 from skill_adapter.runtime.log import get_logger
 from skill_adapter.runtime.objects import Objects, StoredObject, stored
 from skill_adapter.runtime.publisher import Publisher
@@ -48,7 +48,13 @@ class BucketWatcher:
 
     async def request(self, obj: StoredObject, source: Source) -> IngestSkill:
         command = IngestSkill.for_object(
-            obj.name, obj.digest, obj.nuid, source=source, mode=self.mode_of(obj.headers), producer=PRODUCER
+            obj.name,
+            obj.digest,
+            obj.nuid,
+            source=source,
+            mode=self.mode_of(obj.headers),
+            producer=PRODUCER,
+            auto_train=auto_train_of(obj.headers),
         )
         await self._publisher.publish(command)
         log.info("ingestion requested", object=obj.name, source=source, mode=command.mode)

@@ -109,6 +109,7 @@ async def _accept(
         description=analysis.document.description,
         mode=command.mode,
         new_version=existing is None,
+        auto_train=command.auto_train,
         files=analysis.files(),
         warnings=analysis.warnings,
         rubric=analysis.rubric,

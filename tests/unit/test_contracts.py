@@ -158,3 +158,12 @@ def test_nak_backoff_grows_then_holds() -> None:
     assert [spec.nak_delay(n) for n in (1, 2, 3, 4, 10)] == [1, 5, 30, 30, 30]
     with pytest.raises(ValidationError):
         ConsumerSpec(stream="S", durable="svc_p", filter_subjects=("x",), backoff_seconds=(-1,))
+
+
+def test_the_auto_train_header_reads_true_false_or_nothing() -> None:
+    from skill_adapter.contracts import AUTO_TRAIN_HEADER, auto_train_of
+
+    assert auto_train_of({AUTO_TRAIN_HEADER: "false"}) is False
+    assert auto_train_of({AUTO_TRAIN_HEADER: " True "}) is True
+    assert auto_train_of({AUTO_TRAIN_HEADER: "maybe"}) is None
+    assert auto_train_of(None) is None and auto_train_of({}) is None

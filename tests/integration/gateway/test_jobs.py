@@ -644,6 +644,8 @@ async def test_a_new_skill_version_starts_a_job_when_auto_train_is_on(
 
                 again = skill_parsed(name, event.skill_version)  # the same version put again
                 await gw.publish(again)
+                own_run = skill_parsed(f"own-{unique}").model_copy(update={"auto_train": False})
+                await gw.publish(own_run)  # pushed by `skill-adapter train`, which runs its own job
                 other = skill_parsed(f"other-{unique}")
                 await gw.publish(other)
                 await eventually(
@@ -653,6 +655,7 @@ async def test_a_new_skill_version_starts_a_job_when_auto_train_is_on(
                     await gw.client.get("/v1/fine_tuning/jobs", headers=headers, params={"limit": 100})
                 ).json()
                 assert [j["skill_name"] for j in listed["data"]].count(name) == 1
+                assert f"own-{unique}" not in [j["skill_name"] for j in listed["data"]]
 
         async with start_gateway(backends=backends, auto_train=False) as gw:
             headers = await gw.auth("jobs:read", "skills:read")
