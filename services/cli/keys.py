@@ -52,6 +52,7 @@ def _as_dict(key: ApiKey) -> dict[str, object]:
         "created_at": key.created_at.isoformat(),
         "last_used_at": key.last_used_at.isoformat() if key.last_used_at else None,
         "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None,
+        "webhook_url": key.webhook_url,
     }
 
 
@@ -68,10 +69,17 @@ def create(
             ),
         ),
     ],
+    webhook_url: Annotated[
+        str | None,
+        typer.Option(
+            "--webhook-url",
+            help="POST this key's finished fine-tuning jobs here (signed; the secret is printed once).",
+        ),
+    ] = None,
 ) -> None:
     """Create an API key and print it once."""
     try:
-        issued = create_key(_settings(), name, scope)
+        issued = create_key(_settings(), name, scope, webhook_url)
     except InvalidKeyRequest as exc:
         errors.print(f"[bold red]error:[/] {escape(str(exc))}")
         raise typer.Exit(2) from exc
@@ -83,6 +91,11 @@ def create(
         "[bold yellow]warning:[/] this is the only time the key is shown; it cannot be shown again. "
         "Store it now (e.g. in a secret manager)."
     )
+    if issued.webhook_secret:
+        errors.print(
+            f"Webhooks go to {escape(issued.key.webhook_url or '')}, signed (Standard Webhooks) with this "
+            f"secret, shown once too:\n{issued.webhook_secret}"
+        )
     print(issued.token)  # plain stdout, no wrapping: scripts capture it
 
 

@@ -61,6 +61,7 @@ from skill_adapter.contracts.jobs import (
 )
 from skill_adapter.runtime import HandlerContext
 
+from . import webhooks
 from .models import JobCheckpointRow, JobEventRow, JobRow
 
 PRODUCER = "gateway"
@@ -321,6 +322,7 @@ class JobRepository:
         row.error = error.model_dump(mode="json", exclude_none=True) if error else None
         row.progress = None
         self._add_event(row, "error" if status is JobStatus.FAILED else "info", message)
+        webhooks.enqueue(self.session, row)
 
     def _progress(
         self, row: JobRow, stage: JobStage, done: int, total: int, message: str, data: dict[str, Any] | None

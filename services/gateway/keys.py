@@ -24,6 +24,7 @@ A remembered key goes back to the database when its last use is due to be writte
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import hmac
 import re
@@ -35,7 +36,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar, cast
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -69,6 +70,7 @@ class ApiKey:
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
+    webhook_url: str | None = None
 
     @property
     def active(self) -> bool:
@@ -84,6 +86,7 @@ class IssuedKey:
 
     key: ApiKey
     token: str
+    webhook_secret: str | None = None
 
 
 def _hash(salt: str, token: str) -> str:
@@ -99,7 +102,16 @@ def _public(row: ApiKeyRow) -> ApiKey:
         created_at=row.created_at,
         last_used_at=row.last_used_at,
         revoked_at=row.revoked_at,
+        webhook_url=row.webhook_url,
     )
+
+
+def check_webhook_url(url: str) -> str:
+    """An absolute http(s) URL with a host; raises ``InvalidKeyRequest`` otherwise."""
+    parsed = urlsplit(url.strip())
+    if parsed.scheme not in ("http", "https") or not parsed.hostname or len(url) > 2048:
+        raise InvalidKeyRequest(f"the webhook URL must be an absolute http(s) URL: {url!r}")
+    return url.strip()
 
 
 def normalize_scopes(scopes: Iterable[str]) -> tuple[Scope, ...]:
@@ -217,11 +229,15 @@ class KeyStore:
         self._changes = changes if cache_size > 0 else None
         self.verified = VerifiedKeys(cache_size)
 
-    async def create(self, name: str, scopes: Iterable[str]) -> IssuedKey:
+    async def create(self, name: str, scopes: Iterable[str], webhook_url: str | None = None) -> IssuedKey:
+        """A new key; with ``webhook_url`` its jobs' outcomes are POSTed there, signed with the
+        secret returned once (``IssuedKey.webhook_secret``, Standard Webhooks' ``whsec_`` form)."""
         name = name.strip()
         if not name or len(name) > 128:
             raise InvalidKeyRequest("a key needs a name of 1 to 128 characters")
         granted = normalize_scopes(scopes)
+        url = check_webhook_url(webhook_url) if webhook_url is not None else None
+        webhook_secret = f"whsec_{base64.b64encode(secrets.token_bytes(32)).decode()}" if url else None
         key_id = secrets.token_hex(6)
         token = f"{KEY_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
         salt = secrets.token_hex(16)
@@ -233,10 +249,12 @@ class KeyStore:
             secret_hash=_hash(salt, token),
             hint=token[-4:],
             created_at=datetime.now(UTC),
+            webhook_url=url,
+            webhook_secret=webhook_secret,
         )
         async with self._sessions.begin() as session:
             session.add(row)
-        return IssuedKey(key=_public(row), token=token)
+        return IssuedKey(key=_public(row), token=token, webhook_secret=webhook_secret)
 
     async def list(self) -> list[ApiKey]:
         async with self._sessions() as session:
@@ -309,8 +327,10 @@ def _run(settings: RuntimeSettings, work: Callable[[KeyStore], Awaitable[T]]) ->
     return asyncio.run(main())
 
 
-def create_key(settings: RuntimeSettings, name: str, scopes: Sequence[str]) -> IssuedKey:
-    return _run(settings, lambda store: store.create(name, scopes))
+def create_key(
+    settings: RuntimeSettings, name: str, scopes: Sequence[str], webhook_url: str | None = None
+) -> IssuedKey:
+    return _run(settings, lambda store: store.create(name, scopes, webhook_url))
 
 
 def list_keys(settings: RuntimeSettings) -> list[ApiKey]:

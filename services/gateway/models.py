@@ -117,6 +117,10 @@ class ApiKeyRow(GatewayBase):
     salt: Mapped[str] = mapped_column(String(64))
     secret_hash: Mapped[str] = mapped_column(String(64))
     hint: Mapped[str] = mapped_column(String(16), doc="The key's last characters, to tell keys apart.")
+    webhook_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    webhook_secret: Mapped[str | None] = mapped_column(
+        String(128), nullable=True, doc="Signs the webhooks of this key's jobs (kept: it must sign)."
+    )
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     last_used_at: Mapped[datetime | None] = mapped_column(nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)
@@ -197,6 +201,31 @@ class JobRow(GatewayBase):
         Index("ix_jobs_dataset_id", "dataset_id"),
         Index("ix_jobs_adapter_id", "adapter_id"),
     )
+
+
+class WebhookDeliveryRow(GatewayBase):
+    """A webhook to send for a finished job of a key with a webhook (``webhooks``).
+
+    Added in the transaction that finishes the job; sent, and retried with backoff, by the
+    gateway's webhook sender, never by the handler that finished the job.
+    """
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(32))
+    job_id: Mapped[str] = mapped_column(String(64))
+    event_type: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime] = mapped_column()
+    done_at: Mapped[datetime | None] = mapped_column(
+        nullable=True, doc="Delivered, or given up (see last_error)."
+    )
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column()
+
+    __table_args__ = (Index("ix_webhook_deliveries_due", "done_at", "next_attempt_at"),)
 
 
 class JobEventRow(GatewayBase):

@@ -123,6 +123,13 @@ class GatewaySettings(RuntimeSettings):
     auto_train_model: str = Field(
         default=DEFAULT_MODEL, min_length=1, description="The base model auto-started jobs teach."
     )
+    webhook_backoff: list[float] = Field(
+        default=[5.0, 30.0, 120.0, 600.0, 3600.0],
+        description="Seconds before each retry of a webhook that failed; then it is given up.",
+    )
+    webhook_timeout: float = Field(
+        default=10.0, gt=0, description="Seconds a webhook endpoint has to answer."
+    )
     job_samples: int = Field(
         default=200,
         ge=1,

@@ -20,6 +20,7 @@ from .keys import KeyStore, sqlite_changes
 from .ratelimit import RateLimiter
 from .serving import InferencePlane
 from .settings import GatewaySettings
+from .webhooks import WebhookSender, sending
 
 
 @dataclass
@@ -44,8 +45,10 @@ class GatewayState:
             changes=changes,
             cache_size=self.settings.key_cache_size,
         )
+        sender = WebhookSender(runtime.sessions, self.settings.webhook_backoff, self.settings.webhook_timeout)
         try:
-            yield self
+            async with sending(sender):
+                yield self
         finally:
             self._runtime = None
             self._keys = None

@@ -9,6 +9,9 @@ so no model is loaded.
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
 import json
 import threading
 import time
@@ -671,3 +674,75 @@ async def test_a_new_skill_version_starts_a_job_when_auto_train_is_on(
 async def _has_job(gw: Gateway, headers: dict[str, str], skill: str) -> bool | None:
     listed = (await gw.client.get("/v1/fine_tuning/jobs", headers=headers, params={"limit": 100})).json()
     return True if any(j["skill_name"] == skill for j in listed["data"]) else None
+
+
+class Receiver:
+    """A webhook endpoint: answers ``statuses`` in turn (then 200) and keeps what it got."""
+
+    def __init__(self, *statuses: int) -> None:
+        self.statuses = list(statuses)
+        self.got: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.got.append(request)
+        return httpx.Response(self.statuses.pop(0) if self.statuses else 200)
+
+
+async def test_a_finished_job_is_posted_to_its_keys_webhook_signed_and_retried(
+    start_gateway: StartGateway, nc: Client, unique: str
+) -> None:
+    receiver = Receiver(500)  # the first attempt fails: retried
+    with ThreadedFakeServer(upstream) as url, ThreadedFakeServer(receiver) as hook:
+        backends = [{"kind": "openai", "base_url": f"{url}/v1", "models": [BASE]}]
+        async with start_gateway(backends=backends, webhook_backoff=[0.2]) as gw:
+            issued = gw.in_app(gw.state.keys.create, "hooked", ("jobs:write",), f"{hook}/hooks")
+            assert issued.webhook_secret.startswith("whsec_") and issued.key.webhook_url == f"{hook}/hooks"
+            headers = {"Authorization": f"Bearer {issued.token}"}
+            name = f"json-{unique}"
+            await a_skill(gw, name)
+            async with Commands(nc, GenerateDataset) as generate:
+                job = (
+                    await gw.client.post(
+                        "/v1/fine_tuning/jobs",
+                        headers=headers,
+                        json={"model": BASE, "training_file": f"skill:{name}", "metadata": {"run": unique}},
+                    )
+                ).json()
+                command = await generate.for_job(job["id"])
+            await gw.publish(
+                DatasetFailed(
+                    producer="t",
+                    correlation_id=job["id"],
+                    dataset_id=command.dataset_id,
+                    reason="no checks",
+                    code="no_checks",
+                )
+            )
+
+            async def two() -> bool | None:
+                return True if len(receiver.got) >= 2 else None
+
+            await eventually(two, what="the webhook, retried once")
+    first, second = receiver.got[:2]
+    assert first.url.path == "/hooks" and first.headers["webhook-id"] == second.headers["webhook-id"]
+    assert first.content == second.content
+    event = json.loads(second.content)
+    assert (event["object"], event["type"]) == ("event", "fine_tuning.job.failed")
+    assert event["data"]["id"] == job["id"] and event["data"]["error"]["code"] == "no_checks"
+    assert event["data"]["metadata"] == {"run": unique}
+    key = base64.b64decode(issued.webhook_secret.removeprefix("whsec_"))
+    signed = (
+        f"{second.headers['webhook-id']}.{second.headers['webhook-timestamp']}.".encode() + second.content
+    )
+    expected = "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    assert second.headers["webhook-signature"] == expected
+    assert len(receiver.got) == 2  # delivered: not sent again
+
+
+async def test_a_key_without_a_webhook_gets_none_and_a_bad_url_is_refused(gw: Gateway) -> None:
+    from skill_adapter.gateway.keys import InvalidKeyRequest
+
+    with pytest.raises(InvalidKeyRequest):
+        gw.in_app(gw.state.keys.create, "bad", ("jobs:write",), "ftp://example.org/x")
+    plain = gw.in_app(gw.state.keys.create, "plain", ("jobs:write",))
+    assert plain.webhook_secret is None and plain.key.webhook_url is None

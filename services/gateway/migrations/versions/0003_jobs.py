@@ -1,4 +1,4 @@
-"""Fine-tuning jobs, their events and checkpoints.
+"""Fine-tuning jobs, their events and checkpoints, and webhooks of API keys.
 
 Revision ID: 0003
 Revises: 0002
@@ -78,8 +78,31 @@ def upgrade() -> None:
         sa.UniqueConstraint("job_id", "object_name", name="uq_job_checkpoints_job_id_object_name"),
     )
 
+    op.add_column("api_keys", sa.Column("webhook_url", sa.String(2048), nullable=True))
+    op.add_column("api_keys", sa.Column("webhook_secret", sa.String(128), nullable=True))
+    op.create_table(
+        "webhook_deliveries",
+        sa.Column("id", sa.String(64), nullable=False),
+        sa.Column("key_id", sa.String(32), nullable=False),
+        sa.Column("job_id", sa.String(64), nullable=False),
+        sa.Column("event_type", sa.String(64), nullable=False),
+        sa.Column("payload", sa.Text(), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("done_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_webhook_deliveries"),
+    )
+    op.create_index("ix_webhook_deliveries_due", "webhook_deliveries", ["done_at", "next_attempt_at"])
+
 
 def downgrade() -> None:
+    op.drop_index("ix_webhook_deliveries_due", table_name="webhook_deliveries")
+    op.drop_table("webhook_deliveries")
+    with op.batch_alter_table("api_keys") as batch:
+        batch.drop_column("webhook_secret")
+        batch.drop_column("webhook_url")
     op.drop_table("job_checkpoints")
     op.drop_index("ix_job_events_job_id", table_name="job_events")
     op.drop_table("job_events")
