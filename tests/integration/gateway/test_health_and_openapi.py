@@ -24,6 +24,14 @@ OPERATIONS = {
     ("/v1/skills/{name}", "get"): "retrieveSkill",
     ("/v1/skills/{name}/versions/{version}", "get"): "retrieveSkillVersion",
     ("/v1/graders/run", "post"): "runGrader",
+    ("/v1/fine_tuning/jobs", "post"): "createFineTuningJob",
+    ("/v1/fine_tuning/jobs", "get"): "listFineTuningJobs",
+    ("/v1/fine_tuning/jobs/{fine_tuning_job_id}", "get"): "retrieveFineTuningJob",
+    ("/v1/fine_tuning/jobs/{fine_tuning_job_id}/cancel", "post"): "cancelFineTuningJob",
+    ("/v1/fine_tuning/jobs/{fine_tuning_job_id}/pause", "post"): "pauseFineTuningJob",
+    ("/v1/fine_tuning/jobs/{fine_tuning_job_id}/resume", "post"): "resumeFineTuningJob",
+    ("/v1/fine_tuning/jobs/{fine_tuning_job_id}/events", "get"): "listFineTuningEvents",
+    ("/v1/fine_tuning/jobs/{fine_tuning_job_id}/checkpoints", "get"): "listFineTuningJobCheckpoints",
     ("/health", "get"): "getHealth",
 }
 
