@@ -223,12 +223,22 @@ class JobRepository:
             )
         if status is not None:
             query = query.where(JobRow.status == status)
-        rows = list(
-            (await self.session.execute(query.order_by(JobRow.created_at.desc(), JobRow.id.desc()))).scalars()
-        )
-        if metadata:
-            rows = [r for r in rows if all((r.user_metadata or {}).get(k) == v for k, v in metadata.items())]
-        return rows[:limit], len(rows) > limit
+        query = query.order_by(JobRow.created_at.desc(), JobRow.id.desc())
+        if not metadata:
+            rows = list((await self.session.execute(query.limit(limit + 1))).scalars())
+            return rows[:limit], len(rows) > limit
+        # metadata is JSON (no portable index): scan newest first in batches until the page is full
+        found: list[JobRow] = []
+        offset = 0
+        while len(found) <= limit:
+            batch = list((await self.session.execute(query.offset(offset).limit(500))).scalars())
+            found += [
+                r for r in batch if all((r.user_metadata or {}).get(k) == v for k, v in metadata.items())
+            ]
+            if len(batch) < 500:
+                break
+            offset += 500
+        return found[:limit], len(found) > limit
 
     async def events(self, job_id: str, *, after: str | None, limit: int) -> tuple[list[JobEventRow], bool]:
         """Newest first; ``after`` an event id (``ftevent-<n>``)."""

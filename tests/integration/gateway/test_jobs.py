@@ -746,3 +746,27 @@ async def test_a_key_without_a_webhook_gets_none_and_a_bad_url_is_refused(gw: Ga
         gw.in_app(gw.state.keys.create, "bad", ("jobs:write",), "ftp://example.org/x")
     plain = gw.in_app(gw.state.keys.create, "plain", ("jobs:write",))
     assert plain.webhook_secret is None and plain.key.webhook_url is None
+
+
+async def test_jobs_are_paged_newest_first(gw: Gateway, unique: str) -> None:
+    headers = await gw.auth("jobs:write")
+    name = f"json-{unique}"
+    await a_skill(gw, name)
+    made = []
+    for _ in range(3):
+        body = {"model": BASE, "training_file": f"skill:{name}", "metadata": {"batch": unique}}
+        made.append((await gw.client.post("/v1/fine_tuning/jobs", headers=headers, json=body)).json()["id"])
+    query = {"limit": 2, "metadata": json.dumps({"batch": unique})}
+    first = (await gw.client.get("/v1/fine_tuning/jobs", headers=headers, params=query)).json()
+    assert first["has_more"] and len(first["data"]) == 2
+    rest = (
+        await gw.client.get(
+            "/v1/fine_tuning/jobs", headers=headers, params={**query, "after": first["data"][-1]["id"]}
+        )
+    ).json()
+    assert not rest["has_more"]
+    assert sorted(j["id"] for j in first["data"] + rest["data"]) == sorted(made)
+    every = (await gw.client.get("/v1/fine_tuning/jobs", headers=headers, params={"limit": 1})).json()
+    assert len(every["data"]) == 1 and every["has_more"]
+    bad = await gw.client.get("/v1/fine_tuning/jobs", headers=headers, params={"metadata": "[1]"})
+    assert bad.status_code == 400 and error_of(bad)["param"] == "metadata"
