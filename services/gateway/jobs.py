@@ -83,7 +83,8 @@ def _unix(moment: datetime | None) -> int | None:
 
 def to_api(row: JobRow) -> FineTuningJob:
     method_key = {"sft": "supervised", "grpo": "reinforcement"}.get(row.method, "sft+grpo")
-    progress = JobProgressInfo.model_validate(row.progress) if row.progress else None
+    shown = {k: v for k, v in (row.progress or {}).items() if k != "event_at"}  # event_at: throttling
+    progress = JobProgressInfo.model_validate(shown) if shown else None
     return FineTuningJob(
         id=row.id,
         created_at=_unix(row.created_at) or 0,

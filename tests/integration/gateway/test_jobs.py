@@ -160,7 +160,12 @@ async def test_a_job_goes_from_data_to_a_promoted_adapter(gw: Gateway, nc: Clien
         )
         await gw.publish(progress)
         running = await job_of(gw, headers, job_id, status="running")
-        assert running["progress"]["stage"] == "generating_data" and running["progress"]["done"] == 3
+        assert running["progress"] == {
+            "stage": "generating_data",
+            "done": 3,
+            "total": 12,
+            "message": "Generating data: generating 3/12, 3 verified",
+        }
 
         await gw.publish(
             DatasetGenerated(
