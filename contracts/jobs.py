@@ -30,7 +30,6 @@ MAX_METADATA_PAIRS = 16
 class JobStage(StrEnum):
     """Where a running job is."""
 
-    VALIDATING = "validating"
     GENERATING_DATA = "generating_data"
     TRAINING = "training"
     EVALUATING = "evaluating"

@@ -28,6 +28,7 @@ from skill_adapter.runtime import ServiceRuntime
 from ..auth import requires
 from ..errors import ApiError, BadRequest, ServiceUnavailable, SkillNotFound, VersionNotFound, error_responses
 from ..jobs import JobRepository, checkpoint_to_api, event_to_api, to_api
+from ..models import JobRow
 from ..repository import SkillRepository
 from ..serving import InferencePlane
 from ..settings import GatewaySettings
@@ -57,6 +58,14 @@ class JobNotFound(ApiError):
 class JobFinished(ApiError):
     status_code = 409
     code = "job_finished"
+
+
+async def _job(jobs: JobRepository, job_id: str) -> JobRow:
+    """The job ``job_id``, or a 404."""
+    row = await jobs.get(job_id)
+    if row is None:
+        raise JobNotFound(job_id)
+    return row
 
 
 def _owner(request: Request[Any, Any, Any]) -> str | None:
@@ -178,10 +187,7 @@ class FineTuningJobController(Controller):
     async def get_job(
         self, fine_tuning_job_id: FromPath[str], db_session: NamedDependency[AsyncSession]
     ) -> FineTuningJob:
-        row = await JobRepository(db_session).get(fine_tuning_job_id)
-        if row is None:
-            raise JobNotFound(fine_tuning_job_id)
-        return to_api(row)
+        return to_api(await _job(JobRepository(db_session), fine_tuning_job_id))
 
     @post(
         "/{fine_tuning_job_id:str}/cancel",
@@ -198,9 +204,7 @@ class FineTuningJobController(Controller):
         runtime: NamedDependency[ServiceRuntime],
     ) -> FineTuningJob:
         jobs = JobRepository(db_session)
-        row = await jobs.get(fine_tuning_job_id)
-        if row is None:
-            raise JobNotFound(fine_tuning_job_id)
+        row = await _job(jobs, fine_tuning_job_id)
         if JobStatus(row.status).is_terminal:
             raise JobFinished(f"The job has already {row.status}.", param="fine_tuning_job_id")
         command = jobs.cancel(row)
@@ -209,10 +213,8 @@ class FineTuningJobController(Controller):
             await runtime.publisher.publish(command)
         return to_api(row)
 
-    async def _training_job(self, jobs: JobRepository, job_id: str, action: str) -> Any:
-        row = await jobs.get(job_id)
-        if row is None:
-            raise JobNotFound(job_id)
+    async def _training_job(self, jobs: JobRepository, job_id: str, action: str) -> JobRow:
+        row = await _job(jobs, job_id)
         if JobStatus(row.status).is_terminal or row.stage != JobStage.TRAINING.value:
             raise JobFinished(
                 f"Only a training job can be {action}d; this one is {row.status} ({row.stage}).",
@@ -281,8 +283,7 @@ class FineTuningJobController(Controller):
         after: After = None,
     ) -> FineTuningJobCheckpointList:
         jobs = JobRepository(db_session)
-        if await jobs.get(fine_tuning_job_id) is None:
-            raise JobNotFound(fine_tuning_job_id)
+        await _job(jobs, fine_tuning_job_id)
         rows, more = await jobs.checkpoints(fine_tuning_job_id, after=after, limit=limit)
         data = [checkpoint_to_api(r) for r in rows]
         return FineTuningJobCheckpointList(
@@ -322,8 +323,7 @@ class FineTuningJobController(Controller):
         ] = False,
     ) -> Response[FineTuningJobEventList]:
         jobs = JobRepository(db_session)
-        if await jobs.get(fine_tuning_job_id) is None:
-            raise JobNotFound(fine_tuning_job_id)
+        await _job(jobs, fine_tuning_job_id)
         if stream:
             return Stream(  # type: ignore[return-value]
                 _live_events(runtime, fine_tuning_job_id),
