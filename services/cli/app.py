@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import signal
@@ -20,7 +19,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from skill_adapter import __version__
-from skill_adapter.contracts import BUCKETS, STREAMS
 from skill_adapter.runtime import db
 from skill_adapter.runtime.log import configure_logging
 from skill_adapter.runtime.nats_server import (
@@ -30,16 +28,17 @@ from skill_adapter.runtime.nats_server import (
     nats_endpoint,
     running_embedded,
 )
-from skill_adapter.runtime.provisioning import ProvisionResult, provision
+from skill_adapter.runtime.provisioning import ProvisionResult
 from skill_adapter.runtime.settings import RuntimeSettings
 from skill_adapter.runtime.status import Status, collect_status
 
 from .data import data_app
+from .demo import demo
 from .evaluate import evaluate
 from .keys import keys_app
 from .registry import SERVICES, ServiceEntry, parse_extra
 from .skills import skills_app
-from .supervisor import Supervisor
+from .stack import connect_kwargs, provision_streams, running_stack
 from .train import train
 
 app = typer.Typer(
@@ -75,13 +74,6 @@ def _connected_url(settings: RuntimeSettings) -> str | None:
     return running_embedded(settings.state_dir)
 
 
-def _connect_kwargs(settings: RuntimeSettings) -> dict[str, object]:
-    kwargs: dict[str, object] = {"max_reconnect_attempts": 2, "connect_timeout": 5}
-    if settings.nats_user:
-        kwargs.update(user=settings.nats_user, password=settings.nats_password)
-    return kwargs
-
-
 def _results_table(results: list[ProvisionResult]) -> Table:
     table = Table(title="Provisioning", show_lines=False)
     table.add_column("kind")
@@ -93,17 +85,6 @@ def _results_table(results: list[ProvisionResult]) -> Table:
         details = "; ".join(map(str, r.drift)) + (f" — {r.error}" if r.error else "")
         table.add_row(r.kind, r.name, f"[{styles[r.action]}]{r.action}[/]", escape(details))
     return table
-
-
-async def _provision(url: str, settings: RuntimeSettings, apply: bool) -> list[ProvisionResult]:
-    nc = await nats.connect(url, **_connect_kwargs(settings))
-    try:
-        js = nc.jetstream(timeout=10)
-        streams = [spec.with_replicas(settings.stream_replicas) for spec in STREAMS]
-        buckets = [spec.with_replicas(settings.stream_replicas) for spec in BUCKETS]
-        return await provision(js, streams, buckets=buckets, apply=apply)
-    finally:
-        await nc.close()
 
 
 @app.command()
@@ -143,7 +124,7 @@ def provision_cmd(
     """Create the streams; report (and with --apply, fix) configuration drift."""
     settings = _settings(quiet=True)
     with nats_endpoint(settings.state_dir, settings.nats_url, embedded=settings.embedded_nats) as url:
-        results = asyncio.run(_provision(url, settings, apply or settings.apply_stream_changes))
+        results = asyncio.run(provision_streams(url, settings, apply or settings.apply_stream_changes))
     console.print(_results_table(results))
     if any(r.action == "failed" for r in results):
         raise typer.Exit(1)
@@ -175,74 +156,23 @@ def up(
             hint = f" (pip install 'agent-skill-adapter[{entry.extra}]')" if entry.extra else ""
             errors.print(f"[yellow]skipping {entry.name}: {entry.module} is not installed{hint}[/]")
     try:
-        endpoint = nats_endpoint(settings.state_dir, settings.nats_url, embedded=settings.embedded_nats)
-        url = endpoint.__enter__()
+        with running_stack(settings, entries, emit=_emit) as stack:
+            console.print(_results_table(stack.provisioned))
+            names = ", ".join(e.name for e in entries) or "none installed yet"
+            console.print(
+                f"[bold green]up[/]: NATS at [bold]{stack.url}[/]; services: {names}. Ctrl-C stops everything."
+            )
+            try:
+                _wait_for_signal(tick=stack.tick)
+            finally:
+                console.print("stopping…")
     except NatsServerError as exc:
         raise _fail(str(exc)) from exc
-    try:
-        results = asyncio.run(_provision(url, settings, settings.apply_stream_changes))
-        console.print(_results_table(results))
-        run_file = settings.state_dir / "run" / "up.json"
-        supervisor = Supervisor(
-            entries,
-            env={
-                "NATS_URL": url,
-                "SKILL_ADAPTER_STATE_DIR": str(settings.state_dir),
-                "SKILL_ADAPTER_LOG_FORMAT": settings.log_format,
-                **_internal_key_env(settings, entries),
-            },
-            emit=_emit,
-            grace_seconds=settings.graceful_timeout,
-        )
-        supervisor.start_all()
-        _write_run_file(run_file, url, supervisor.pids())
-        names = ", ".join(e.name for e in entries) or "none installed yet"
-        console.print(
-            f"[bold green]up[/]: NATS at [bold]{url}[/]; services: {names}. Ctrl-C stops everything."
-        )
-        try:
-            _wait_for_signal(
-                tick=lambda: (supervisor.poll(), _write_run_file(run_file, url, supervisor.pids()))
-            )
-        finally:
-            console.print("stopping…")
-            supervisor.stop_all()
-            with contextlib.suppress(FileNotFoundError):
-                run_file.unlink()
-    finally:
-        endpoint.__exit__(None, None, None)
     console.print("[green]stopped cleanly[/]")
-
-
-INTERNAL_KEY_NAME = "up:internal"
-
-
-def _internal_key_env(settings: RuntimeSettings, entries: list[ServiceEntry]) -> dict[str, str]:
-    """A fresh key for the services that call the gateway (the previous one is revoked).
-
-    One key for all of them (the data generator and the evaluator): scope ``models:evaluate``,
-    which implies ``models:use`` and lets the evaluator generate with candidate adapters before
-    they are promoted. Set ``SKILL_ADAPTER_INFERENCE_API_KEY`` to use a key of your own instead.
-    """
-    names = {e.name for e in entries}
-    if os.environ.get("SKILL_ADAPTER_INFERENCE_API_KEY") or "gateway" not in names or names == {"gateway"}:
-        return {}
-    from skill_adapter.gateway.keys import create_key, list_keys, revoke_key
-
-    for key in list_keys(settings):
-        if key.name == INTERNAL_KEY_NAME and key.active:
-            revoke_key(settings, key.id)
-    issued = create_key(settings, INTERNAL_KEY_NAME, ["models:use", "models:evaluate"])
-    return {"SKILL_ADAPTER_INFERENCE_API_KEY": issued.token}
 
 
 def _emit(service: str, color: str, line: str) -> None:
     console.print(f"[{color}]{service:>14} |[/] {escape(line)}", soft_wrap=True, highlight=False)
-
-
-def _write_run_file(path: Path, url: str, pids: dict[str, int]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"pid": os.getpid(), "nats_url": url, "services": pids}))
 
 
 def _wait_for_signal(tick: object = None) -> None:
@@ -275,7 +205,7 @@ def _processes(settings: RuntimeSettings) -> dict[str, object] | None:
 
 
 async def _status(url: str, settings: RuntimeSettings) -> Status:
-    nc = await nats.connect(url, **_connect_kwargs(settings))
+    nc = await nats.connect(url, **connect_kwargs(settings))
     try:
         return await collect_status(
             nc.jetstream(timeout=10), url, nc.connected_server_version.__str__(), settings.stream_replicas
@@ -365,6 +295,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(data_app, name="data")
 app.command("train")(train)
 app.command("eval")(evaluate)
+app.command("demo")(demo)
 
 
 @db_app.command("upgrade")

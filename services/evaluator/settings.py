@@ -21,7 +21,12 @@ class EvaluatorSettings(RuntimeSettings):
     inference_api_key: SecretStr | None = Field(
         default=None, description="Key for `inference_url` (scopes models:use and models:evaluate)."
     )
-    inference_timeout: float = Field(default=120.0, gt=0, description="Seconds per inference request.")
+    inference_timeout: float = Field(
+        default=600.0,
+        gt=0,
+        description="Seconds per inference request (a CPU backend with a queue can take minutes; an "
+        "unreachable server fails at once).",
+    )
     judge_url: str | None = Field(
         default=None, description="OpenAI-compatible base URL of a judge model; default `inference_url`."
     )

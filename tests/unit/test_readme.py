@@ -31,7 +31,7 @@ def quickstart() -> list[str]:
 
 def test_quickstart_is_two_commands_and_ci_runs_the_test_one() -> None:
     setup_and_run, setup_and_test = quickstart()
-    assert setup_and_run.endswith("skill-adapter up")
+    assert setup_and_run.endswith("skill-adapter demo")
     assert "pytest" in setup_and_test
     assert setup_and_test in (ROOT / ".ci" / "run").read_text()
 

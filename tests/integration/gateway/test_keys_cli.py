@@ -71,8 +71,8 @@ async def test_bad_requests_are_refused(tmp_path: Path) -> None:
 def test_up_mints_one_internal_key_that_may_evaluate_candidates(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from skill_adapter.cli.app import INTERNAL_KEY_NAME, _internal_key_env
     from skill_adapter.cli.registry import ServiceEntry
+    from skill_adapter.cli.stack import INTERNAL_KEY_NAME, internal_key_env
     from skill_adapter.gateway.keys import list_keys
     from skill_adapter.runtime import RuntimeSettings
 
@@ -83,8 +83,8 @@ def test_up_mints_one_internal_key_that_may_evaluate_candidates(
         ServiceEntry("data-generator", "skill_adapter.data_generator"),
         ServiceEntry("evaluator", "skill_adapter.evaluator"),
     ]
-    first = _internal_key_env(settings, services)["SKILL_ADAPTER_INFERENCE_API_KEY"]
-    second = _internal_key_env(settings, services)["SKILL_ADAPTER_INFERENCE_API_KEY"]
+    first = internal_key_env(settings, services)["SKILL_ADAPTER_INFERENCE_API_KEY"]
+    second = internal_key_env(settings, services)["SKILL_ADAPTER_INFERENCE_API_KEY"]
     assert first != second
     internal = [key for key in list_keys(settings) if key.name == INTERNAL_KEY_NAME]
     assert [key.active for key in internal] == [False, True]  # the previous run's key is revoked
