@@ -2,6 +2,7 @@
 
 from .catalog import MESSAGES, UnknownSubject, message_type
 from .datasets import (
+    CancelDataset,
     DatasetFailed,
     DatasetFile,
     DatasetGenerated,
@@ -122,6 +123,7 @@ __all__ = [
     "ArmSummary",
     "BucketSpec",
     "BulletListCheck",
+    "CancelDataset",
     "CancelJob",
     "Check",
     "CheckKind",

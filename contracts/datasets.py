@@ -43,6 +43,19 @@ class GenerateDataset(Command, subject="datasets.cmd.dataset.generate.v1"):
     )
 
 
+class CancelDataset(Command, subject="datasets.cmd.dataset.cancel.v1"):
+    """Stop a dataset run: a queued one never starts, a running one stops within a poll interval.
+
+    The run ends with ``datasets.evt.dataset.failed.v1`` (code ``cancelled``, this reason) and
+    leaves no files. A run that already finished is left as it is. A dataset not asked for yet
+    is remembered as cancelled: commands travel on separate consumers, so the ``generate`` this
+    cancel follows may arrive after it, and is then not started.
+    """
+
+    dataset_id: str = Field(min_length=1, max_length=128)
+    reason: str | None = Field(default=None, max_length=1024)
+
+
 class DatasetProgress(Event, subject="datasets.evt.dataset.progress.v1"):
     dataset_id: str
     stage: str

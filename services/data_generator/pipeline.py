@@ -65,6 +65,17 @@ class RunFailed(Exception):
         self.stats = stats
 
 
+CANCELLED = "cancelled"
+"""The ``dataset.failed`` code of a run stopped by ``CancelDataset``."""
+
+
+class RunCancelled(RunFailed):
+    """The run was cancelled on request (``CancelDataset``); nothing of it is kept."""
+
+    def __init__(self, reason: str, stats: DatasetStats | None = None) -> None:
+        super().__init__(CANCELLED, reason, stats)
+
+
 @dataclass
 class GeneratedDataset:
     train: list[SampleRecord]
@@ -112,13 +123,14 @@ class Pipeline:
         self.skipped: dict[str, str] = {}
         self.prompt_counts: dict[str, int] = {}
         self.duplicates = 0
+        self.started = time.monotonic()
 
     @property
     def base(self) -> ChatClient:
         return self.sampler.base
 
     async def run(self) -> GeneratedDataset:
-        started = time.monotonic()
+        started = self.started = time.monotonic()
         try:
             return await self._run(started)
         except InferenceUnavailable as exc:

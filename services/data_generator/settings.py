@@ -72,5 +72,7 @@ class DataGeneratorSettings(RuntimeSettings):
         default=60.0, gt=5, description="A run's claim lasts this long unrenewed."
     )
     datagen_poll_seconds: float = Field(
-        default=2.0, gt=0, description="How often idle workers look for runs."
+        default=2.0,
+        gt=0,
+        description="How often idle workers look for runs, and busy ones read a cancel of their run.",
     )

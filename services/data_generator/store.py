@@ -34,6 +34,8 @@ from .pipeline import GeneratedDataset, LoadedSkill
 from .strategies import Sampler
 
 MANIFEST = "manifest.json"
+FILES = ("train.jsonl", "validation.jsonl", "heldout.jsonl", "grpo.jsonl")
+"""The dataset's files besides the manifest, in the order they are stored."""
 
 
 def object_name(dataset_id: str, file: str) -> str:
@@ -56,10 +58,10 @@ async def store_dataset(
     """Store every file, then the manifest; returns it and its digest."""
     files: list[FileEntry] = []
     parts: list[tuple[str, str, list, type]] = [
-        ("train.jsonl", "train", dataset.train, SampleRecord),
-        ("validation.jsonl", "validation", dataset.validation, SampleRecord),
-        ("heldout.jsonl", "heldout", dataset.heldout, HeldoutRecord),
-        ("grpo.jsonl", "grpo", dataset.grpo, GrpoRecord),
+        (FILES[0], "train", dataset.train, SampleRecord),
+        (FILES[1], "validation", dataset.validation, SampleRecord),
+        (FILES[2], "heldout", dataset.heldout, HeldoutRecord),
+        (FILES[3], "grpo", dataset.grpo, GrpoRecord),
     ]
     for file, role, records, model in parts:
         data = to_jsonl(records)
@@ -100,6 +102,18 @@ async def store_dataset(
     data = manifest.model_dump_json(indent=2).encode()
     await objects.put(DATASETS_BUCKET.name, object_name(command.dataset_id, MANIFEST), data)
     return manifest, sha256(data)
+
+
+async def remove_dataset(objects: Objects, dataset_id: str) -> list[str]:
+    """Delete whatever a run stored (the manifest first: without it the rest is no dataset);
+    returns the names that were there. An error propagates: the caller must not report the run
+    ended while a manifest may remain."""
+    removed = []
+    for file in (MANIFEST, *FILES):
+        name = object_name(dataset_id, file)
+        if await objects.delete(DATASETS_BUCKET.name, name):
+            removed.append(name)
+    return removed
 
 
 def finished_event(

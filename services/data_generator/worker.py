@@ -5,16 +5,30 @@ claims a queued run (or one whose lease ran out: its worker died), renews the le
 works, and ends the run in one transaction that also stages the final event in the outbox.
 Files go to the ``datasets`` bucket before that, ``manifest.json`` last, so a dataset whose
 event was published is always complete, and a failed run never leaves a manifest behind.
+
+A cancel (``CancelDataset``) marks a running run in the database, so it reaches the worker that
+holds it wherever that runs: the worker reads the mark every poll interval (at once when the
+cancel was handled in its own process) and stops the generation there, in-flight requests
+included. The run ends as ``dataset.failed`` with code ``cancelled`` and its files are removed;
+a cancel that lands while the files are being stored still wins, because the run only ends
+``succeeded`` with a conditional update that a cancel mark refuses.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator, Awaitable
+from typing import TypeVar
+
+from sqlalchemy import select, update
 
 from skill_adapter.contracts import (
     SKILL_VERSIONS_BUCKET,
     DatasetFailed,
     DatasetProgress,
+    DatasetStats,
     GenerateDataset,
     Message,
 )
@@ -28,10 +42,10 @@ from skill_adapter.skillspec.render import skill_system_prompt
 from .inference import ChatClient
 from .judge import Judge
 from .models import RUNS, DatasetRun
-from .pipeline import LoadedSkill, Pipeline, RunFailed
+from .pipeline import CANCELLED, LoadedSkill, Pipeline, RunCancelled, RunFailed
 from .settings import DataGeneratorSettings
 from .skills import SkillNotFound, load_skill
-from .store import finished_event, store_dataset
+from .store import finished_event, remove_dataset, store_dataset
 from .strategies import Sampler, reply_budget, wants_several_lines
 
 log = get_logger(__name__)
@@ -39,6 +53,45 @@ log = get_logger(__name__)
 PRODUCER = "data-generator"
 MAX_ATTEMPTS = 3
 """Claims of one run before it is failed: a run that keeps killing its worker is not retried forever."""
+DEFAULT_CANCEL_REASON = "cancelled on request"
+
+T = TypeVar("T")
+
+
+class CancelWatch:
+    """The cancel request of the run a worker holds, and the generation it interrupts."""
+
+    def __init__(self, dataset_id: str) -> None:
+        self.dataset_id = dataset_id
+        self.requested = asyncio.Event()
+        self.reason = DEFAULT_CANCEL_REASON
+        self.poke = asyncio.Event()
+
+    def stop(self, reason: str) -> None:
+        self.reason = reason
+        self.requested.set()
+
+    def check(self) -> None:
+        """``RunCancelled`` once a cancel was read."""
+        if self.requested.is_set():
+            raise RunCancelled(self.reason)
+
+    async def interruptible(self, work: Awaitable[T]) -> T:
+        """``work``'s result, or ``RunCancelled`` as soon as a cancel is read (``work`` is then
+        cancelled: its requests in flight are abandoned)."""
+        task = asyncio.ensure_future(work)
+        cancelled = asyncio.ensure_future(self.requested.wait())
+        try:
+            await asyncio.wait({task, cancelled}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            cancelled.cancel()
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        if task.done() and not task.cancelled():
+            return task.result()  # finished (or failed) first: that is the outcome
+        raise RunCancelled(self.reason)
 
 
 class Worker(LeasedWorker[DatasetRun, GenerateDataset]):
@@ -55,10 +108,20 @@ class Worker(LeasedWorker[DatasetRun, GenerateDataset]):
         self.runtime = runtime
         self.settings = settings
         self._last_progress = 0.0
+        self.watch: CancelWatch | None = None
+
+    def poke(self, dataset_id: str) -> None:
+        """A cancel for ``dataset_id`` was recorded: read it now if that run is held here."""
+        if self.watch is not None and self.watch.dataset_id == dataset_id:
+            self.watch.poke.set()
 
     # -- one run -------------------------------------------------------------------------------
     async def execute(self, command: GenerateDataset, attempt: int) -> None:
         log.info("dataset run claimed", dataset=command.dataset_id, attempt=attempt)
+        reason = await self.cancel_requested(command.dataset_id)
+        if reason is not None:  # cancelled while its last worker held it, which then died
+            await self.cancelled(command, reason)
+            return
         if attempt > MAX_ATTEMPTS:
             await self.finish(
                 command,
@@ -67,18 +130,18 @@ class Worker(LeasedWorker[DatasetRun, GenerateDataset]):
                 ),
             )
             return
-        async with self.lease(command.dataset_id):
+        async with self.lease(command.dataset_id), self.watching(command.dataset_id) as watch:
             event: Message
             try:
-                event = await self.generate(command)
+                event = await self.generate(command, watch)
             except RunFailed as exc:
                 log.warning(
                     "dataset run failed", dataset=command.dataset_id, code=exc.code, reason=exc.reason
                 )
-                event = self.failed(command, exc.code, exc.reason, exc)
+                event = self.failed(command, exc.code, exc.reason, exc.stats)
             await self.finish(command, event)
 
-    async def generate(self, command: GenerateDataset) -> Message:
+    async def generate(self, command: GenerateDataset, watch: CancelWatch) -> Message:
         skill = await self.skill(command)
         clients = self.clients(command)
         try:
@@ -99,7 +162,12 @@ class Worker(LeasedWorker[DatasetRun, GenerateDataset]):
             async def progress(stage_name: str, done: int, total: int, accepted: int) -> None:
                 await self.progress(command, stage_name, done, total, accepted)
 
-            dataset = await Pipeline(self.settings, command, skill, sampler, judge, progress).run()
+            pipeline = Pipeline(self.settings, command, skill, sampler, judge, progress)
+            try:
+                dataset = await watch.interruptible(pipeline.run())
+                watch.check()  # read as the pipeline ended: nothing is stored
+            except RunCancelled as exc:
+                raise RunCancelled(exc.reason, pipeline.stats(pipeline.started)) from None
             await self.progress(command, "storing", 0, 1, len(dataset.train), force=True)
             stored = await store_dataset(
                 self.runtime.objects, command, skill, dataset, sampler, self.settings.judge_model
@@ -132,7 +200,7 @@ class Worker(LeasedWorker[DatasetRun, GenerateDataset]):
         return clients
 
     def failed(
-        self, command: GenerateDataset, code: str, reason: str, exc: RunFailed | None = None
+        self, command: GenerateDataset, code: str, reason: str, stats: DatasetStats | None = None
     ) -> DatasetFailed:
         return DatasetFailed(
             producer=PRODUCER,
@@ -141,7 +209,7 @@ class Worker(LeasedWorker[DatasetRun, GenerateDataset]):
             dataset_id=command.dataset_id,
             reason=reason,
             code=code,
-            stats=exc.stats if exc else None,
+            stats=stats,
         )
 
     async def progress(
@@ -173,19 +241,108 @@ class Worker(LeasedWorker[DatasetRun, GenerateDataset]):
         except Exception as exc:  # noqa: BLE001 - progress is best effort; the outcome is not
             log.warning("progress event not published", dataset=command.dataset_id, error=repr(exc))
 
+    # -- cancelling ------------------------------------------------------------------------------
+    async def cancel_requested(self, dataset_id: str) -> str | None:
+        """The reason of the run's cancel request, or ``None`` when there is none."""
+        async with self.runtime.sessions() as session:
+            found = (
+                await session.execute(
+                    select(DatasetRun.cancel_requested_at, DatasetRun.reason).where(
+                        DatasetRun.dataset_id == dataset_id
+                    )
+                )
+            ).first()
+        if found is None or found[0] is None:
+            return None
+        return found[1] or DEFAULT_CANCEL_REASON
+
+    @contextlib.asynccontextmanager
+    async def watching(self, dataset_id: str) -> AsyncIterator[CancelWatch]:
+        """Read the run's cancel request every poll interval (at once when poked) while the block runs."""
+        watch = CancelWatch(dataset_id)
+
+        async def poll() -> None:
+            while True:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(watch.poke.wait(), self.settings.datagen_poll_seconds)
+                watch.poke.clear()
+                try:
+                    reason = await self.cancel_requested(dataset_id)
+                except Exception as exc:  # noqa: BLE001 - the database may be briefly away
+                    log.warning("cancel request not read; will retry", dataset=dataset_id, error=repr(exc))
+                    continue
+                if reason is not None:
+                    log.info("dataset run cancel read; stopping it", dataset=dataset_id, reason=reason)
+                    watch.stop(reason)
+                    return
+
+        self.watch = watch
+        task = asyncio.create_task(poll(), name=f"cancel-watch-{dataset_id}")
+        try:
+            yield watch
+        finally:
+            self.watch = None
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def cancelled(
+        self, command: GenerateDataset, reason: str, stats: DatasetStats | None = None
+    ) -> None:
+        """End the run as cancelled, after removing whatever it stored."""
+        removed = await remove_dataset(self.runtime.objects, command.dataset_id)
+        if removed:
+            log.info("files of a cancelled dataset run removed", dataset=command.dataset_id, files=removed)
+        await self.finish(command, self.failed(command, CANCELLED, reason, stats))
+
+    # -- the end -------------------------------------------------------------------------------
     async def finish(self, command: GenerateDataset, event: Message) -> None:
+        """End the run with ``event``; a cancel recorded before that wins (the run ends cancelled)."""
+        refused = await self._end(command, event)
+        if refused is not None:
+            log.info("dataset run cancelled before its outcome was recorded", dataset=command.dataset_id)
+            await self.cancelled(command, refused, getattr(event, "stats", None))
+
+    async def _end(self, command: GenerateDataset, event: Message) -> str | None:
+        """Record the outcome and stage its event; the cancel reason when a cancel refused it."""
         status = "failed" if isinstance(event, DatasetFailed) else "succeeded"
+        is_cancel = isinstance(event, DatasetFailed) and event.code == CANCELLED
+        run = DatasetRun.dataset_id == command.dataset_id
         async with self.runtime.sessions() as session, session.begin():
-            row = await session.get(DatasetRun, command.dataset_id)
-            if row is None or row.owner != self.owner or row.status in ("succeeded", "failed"):
+            ended = await session.execute(
+                update(DatasetRun)
+                .where(
+                    run,
+                    DatasetRun.owner == self.owner,
+                    DatasetRun.status == "running",
+                    *(() if is_cancel else (DatasetRun.cancel_requested_at.is_(None),)),
+                )
+                .values(
+                    status=status,
+                    lease_until=None,
+                    reason=getattr(event, "reason", None),
+                    manifest_object=getattr(event, "object_name", None),
+                )
+            )
+            if ended.rowcount != 1:
+                row = await session.get(DatasetRun, command.dataset_id)
+                if (
+                    row is not None
+                    and row.owner == self.owner
+                    and row.status == "running"
+                    and row.cancel_requested_at is not None
+                ):
+                    return row.reason or DEFAULT_CANCEL_REASON
                 log.warning("run no longer ours; outcome dropped", dataset=command.dataset_id)
-                return
-            row.status = status
-            row.lease_until = None
-            row.reason = getattr(event, "reason", None)
-            row.manifest_object = getattr(event, "object_name", None)
+                return None
             staged = stage(session, event)
             await session.flush()
             ids = [staged.id]
         await self.runtime.outbox.publish(ids)
-        log.info("dataset run finished", dataset=command.dataset_id, status=status)
+        log.info(
+            "dataset run finished",
+            dataset=command.dataset_id,
+            status=status,
+            code=getattr(event, "code", None),
+        )
+        return None

@@ -11,9 +11,13 @@ as the services' events arrive; no service is called:
                                           promoted the adapter, else failed (``not_promoted``)
 
 A failure event of any stage fails the job with its reason; ``cancel`` marks the job cancelled at
-once and tells the trainer (a data generation already running finishes, and its dataset is not
-trained on). Events about jobs the API did not create (the CLI's own runs) are ignored. Every
-change also adds a line to the job's history (``job_events``); progress lines are throttled.
+once and tells the service of its stage to stop: ``training.cmd.job.cancel.v1`` while it trains,
+``datasets.cmd.dataset.cancel.v1`` while it generates data (the data generator's
+``dataset.failed`` with code ``cancelled`` adds "Data generation stopped" to the job's history);
+an evaluation is not stopped (it judges an adapter, not the job). Other events of a finished
+job change nothing: a dataset that was ready just before the cancel is not trained on. Events
+about jobs the API did not create (the CLI's own runs) are ignored. Every change also adds a
+line to the job's history (``job_events``); progress lines are throttled.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from skill_adapter.contracts import (
     AdapterRegistered,
+    CancelDataset,
     CancelJob,
     DatasetFailed,
     DatasetGenerated,
@@ -65,6 +70,9 @@ from . import webhooks
 from .models import JobCheckpointRow, JobEventRow, JobRow
 
 PRODUCER = "gateway"
+DATASET_CANCELLED = "cancelled"
+"""The code of the data generator's ``dataset.failed`` for a run stopped by ``CancelDataset``."""
+GENERATION_STOPPED = "Data generation stopped: the data generator has let go of the job"
 PROGRESS_EVENT_SECONDS = 10.0
 """At most one progress line per job and stage this often (the first and last always)."""
 
@@ -287,12 +295,16 @@ class JobRepository:
         self._add_event(row, "info", "Resume requested")
         return ResumeJob(producer=PRODUCER, correlation_id=row.id, job_id=row.id)
 
-    def cancel(self, row: JobRow, reason: str = "cancelled on request") -> CancelJob | None:
-        """Mark ``row`` cancelled; the trainer's command when training may be running."""
-        training = row.stage == JobStage.TRAINING.value
+    def cancel(self, row: JobRow, reason: str = "cancelled on request") -> CancelJob | CancelDataset | None:
+        """Mark ``row`` cancelled; the command that stops the work of the stage it was in."""
+        stage = row.stage
         self._finish(row, JobStatus.CANCELLED, f"Job cancelled: {reason}")
-        if training:
+        if stage == JobStage.TRAINING.value:
             return CancelJob(producer=PRODUCER, correlation_id=row.id, job_id=row.id, reason=reason)
+        if stage == JobStage.GENERATING_DATA.value and row.dataset_id is not None:
+            return CancelDataset(
+                producer=PRODUCER, correlation_id=row.id, dataset_id=row.dataset_id, reason=reason
+            )
         return None
 
     def generate_command(self, row: JobRow, skill_version: str) -> GenerateDataset:
@@ -365,10 +377,11 @@ class JobRepository:
             return None
         return row
 
-    async def by_dataset(self, dataset_id: str) -> JobRow | None:
+    async def by_dataset(self, dataset_id: str, *, finished: bool = False) -> JobRow | None:
+        """The job generating ``dataset_id`` while it is still going (or also once it has ended)."""
         found = await self.session.execute(select(JobRow).where(JobRow.dataset_id == dataset_id))
         row = found.scalar_one_or_none()
-        return row if row is not None and not JobStatus(row.status).is_terminal else None
+        return row if row is not None and (finished or not JobStatus(row.status).is_terminal) else None
 
     async def by_adapter(self, adapter_id: str) -> JobRow | None:
         found = await self.session.execute(select(JobRow).where(JobRow.adapter_id == adapter_id))
@@ -474,6 +487,11 @@ class JobRepository:
             {"step": event.step, "object": event.object_name, "digest": event.digest, **event.metrics},
         )
 
+    def generation_stopped(self, row: JobRow) -> None:
+        """The data generator's word that a job cancelled through the API no longer generates."""
+        if row.status == JobStatus.CANCELLED.value:
+            self._add_event(row, "info", GENERATION_STOPPED)
+
     def paused(self, row: JobRow, event: JobPaused) -> None:
         row.status = JobStatus.PAUSED.value
         self._add_event(row, "info", f"Training paused at step {event.step}")
@@ -542,7 +560,17 @@ async def on_dataset_generated(event: DatasetGenerated, ctx: HandlerContext) -> 
 
 async def on_dataset_failed(event: DatasetFailed, ctx: HandlerContext) -> None:
     jobs = JobRepository(ctx.session)
-    if (row := await jobs.by_dataset(event.dataset_id)) is not None:
+    if (row := await jobs.by_dataset(event.dataset_id, finished=True)) is None:
+        return  # not a job of the API's
+    cancelled = event.code == DATASET_CANCELLED
+    if JobStatus(row.status).is_terminal:
+        if cancelled:
+            jobs.generation_stopped(row)  # the API's cancel, confirmed: the generator has let go of it
+    elif row.stage != JobStage.GENERATING_DATA.value:
+        return  # its dataset is ready: a late word about it changes nothing
+    elif cancelled:  # cancelled at the data generator, not through the API
+        jobs.cancel(row, f"data generation cancelled: {event.reason}")
+    else:
         jobs.failed(row, "generating_data", event.code, event.reason)
 
 

@@ -24,6 +24,7 @@ from skill_adapter.contracts.jobs import (
     JobStage,
 )
 from skill_adapter.runtime import ServiceRuntime
+from skill_adapter.runtime.inbox import stage
 
 from ..auth import requires
 from ..errors import ApiError, BadRequest, ServiceUnavailable, SkillNotFound, VersionNotFound, error_responses
@@ -192,7 +193,7 @@ class FineTuningJobController(Controller):
     @post(
         "/{fine_tuning_job_id:str}/cancel",
         operation_id="cancelFineTuningJob",
-        summary="Cancel a job that has not finished",
+        summary="Cancel a job that has not finished; the work of its stage is stopped",
         guards=[requires("jobs:write")],
         status_code=200,
         responses=error_responses(404, 409),
@@ -208,9 +209,11 @@ class FineTuningJobController(Controller):
         if JobStatus(row.status).is_terminal:
             raise JobFinished(f"The job has already {row.status}.", param="fine_tuning_job_id")
         command = jobs.cancel(row)
+        staged = stage(db_session, command) if command is not None else None
+        await db_session.flush()
         await db_session.commit()
-        if command is not None:
-            await runtime.publisher.publish(command)
+        if staged is not None:  # committed with the job: sent now, or by the outbox's sweep later
+            await runtime.outbox.publish([staged.id])
         return to_api(row)
 
     async def _training_job(self, jobs: JobRepository, job_id: str, action: str) -> JobRow:

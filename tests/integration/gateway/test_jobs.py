@@ -25,6 +25,7 @@ from nats.aio.client import Client
 
 from skill_adapter.contracts import (
     AdapterRegistered,
+    CancelDataset,
     CancelJob,
     DatasetFailed,
     DatasetGenerated,
@@ -89,7 +90,7 @@ class Commands:
 
     async def for_job(self, job_id: str) -> Any:
         async def found() -> Any:
-            return next((c for c in self.seen if c.job_id == job_id), None)
+            return next((c for c in self.seen if getattr(c, "job_id", c.correlation_id) == job_id), None)
 
         return await eventually(found, what=f"a {self.type.__name__} for {job_id}")
 
@@ -333,6 +334,117 @@ async def test_a_failed_generation_fails_the_job_with_its_reason(
     }
     cancel = await gw.client.post(f"/v1/fine_tuning/jobs/{job['id']}/cancel", headers=headers)
     assert cancel.status_code == 409 and error_of(cancel)["code"] == "job_finished"
+
+
+async def test_cancelling_while_generating_data_tells_the_data_generator_and_its_answer_is_noted(
+    gw: Gateway, nc: Client, unique: str
+) -> None:
+    headers = await gw.auth("jobs:write", "jobs:read")
+    name = f"json-{unique}"
+    version = await a_skill(gw, name)
+    async with (
+        Commands(nc, GenerateDataset) as generate,
+        Commands(nc, CancelDataset) as cancels,
+        Commands(nc, CancelJob) as trainer_cancels,
+        Commands(nc, StartJob) as starts,
+    ):
+        job = (
+            await gw.client.post(
+                "/v1/fine_tuning/jobs",
+                headers=headers,
+                json={"model": BASE, "training_file": f"skill:{name}"},
+            )
+        ).json()
+        command = await generate.for_job(job["id"])
+        await gw.publish(
+            DatasetProgress(
+                producer="t",
+                correlation_id=job["id"],
+                dataset_id=command.dataset_id,
+                stage="generating",
+                done=1,
+                total=200,
+            )
+        )
+        await job_of(gw, headers, job["id"], status="running")
+
+        cancelled = await gw.client.post(f"/v1/fine_tuning/jobs/{job['id']}/cancel", headers=headers)
+        assert cancelled.status_code == 200
+        assert (cancelled.json()["status"], cancelled.json()["stage"]) == ("cancelled", "done")
+        told = await cancels.for_job(job["id"])
+        assert (told.dataset_id, told.reason, told.correlation_id) == (
+            command.dataset_id,
+            "cancelled on request",
+            job["id"],
+        )
+
+        # the data generator's answer, and a dataset finished just before the cancel came
+        await gw.publish(
+            DatasetFailed(
+                producer="data-generator",
+                correlation_id=job["id"],
+                causation_id=told.event_id,
+                dataset_id=command.dataset_id,
+                reason=told.reason or "cancelled",
+                code="cancelled",
+            )
+        )
+        await gw.publish(
+            DatasetGenerated(
+                producer="data-generator",
+                correlation_id=job["id"],
+                dataset_id=command.dataset_id,
+                skill_name=name,
+                skill_version=version,
+                object_name=f"{command.dataset_id}/manifest.json",
+                digest=DIGEST,
+                num_train=1,
+                num_validation=0,
+                num_heldout=0,
+            )
+        )
+
+        async def stopped() -> list[str] | None:
+            events = (await gw.client.get(f"/v1/fine_tuning/jobs/{job['id']}/events", headers=headers)).json()
+            messages = [e["message"] for e in events["data"]]
+            return messages if messages[0].startswith("Data generation stopped") else None
+
+        messages = await eventually(stopped, what="the data generator's answer in the job's history")
+        assert messages[1] == "Job cancelled: cancelled on request"
+        await asyncio.sleep(0.5)
+        assert starts.seen == [] and trainer_cancels.seen == [] and len(cancels.seen) == 1
+    still = (await gw.client.get(f"/v1/fine_tuning/jobs/{job['id']}", headers=headers)).json()
+    assert (still["status"], still["stage"], still["error"]) == ("cancelled", "done", None)
+
+
+async def test_a_generation_cancelled_at_the_data_generator_cancels_the_job(
+    gw: Gateway, nc: Client, unique: str
+) -> None:
+    headers = await gw.auth("jobs:write", "jobs:read")
+    name = f"json-{unique}"
+    await a_skill(gw, name)
+    async with Commands(nc, GenerateDataset) as generate:
+        job = (
+            await gw.client.post(
+                "/v1/fine_tuning/jobs",
+                headers=headers,
+                json={"model": BASE, "training_file": f"skill:{name}"},
+            )
+        ).json()
+        command = await generate.for_job(job["id"])
+    await gw.publish(
+        DatasetFailed(
+            producer="data-generator",
+            correlation_id=job["id"],
+            dataset_id=command.dataset_id,
+            reason="an operator stopped it",
+            code="cancelled",
+        )
+    )
+    done = await job_of(gw, headers, job["id"], status="cancelled")
+    assert (done["stage"], done["error"]) == ("done", None)
+    events = (await gw.client.get(f"/v1/fine_tuning/jobs/{job['id']}/events", headers=headers)).json()
+    assert events["data"][0]["message"] == "Job cancelled: data generation cancelled: an operator stopped it"
 
 
 async def test_cancelling_a_training_job_tells_the_trainer_and_later_events_change_nothing(
