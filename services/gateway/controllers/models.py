@@ -10,7 +10,7 @@ from litestar.params import FromPath
 from skill_adapter.contracts.openai import Model, ModelList
 
 from ..auth import requires
-from ..errors import error_responses
+from ..errors import ModelNotFound, error_responses
 from ..serving import InferencePlane
 from ..visibility import Audience
 
@@ -45,5 +45,14 @@ class ModelController(Controller):
         inference: NamedDependency[InferencePlane],
         audience: NamedDependency[Audience],
     ) -> Model:
-        """A model id may contain slashes (`HuggingFaceTB/SmolLM2-135M-Instruct`)."""
-        return await inference.router.retrieve(model.lstrip("/"), audience)
+        """A model id may contain slashes (`HuggingFaceTB/SmolLM2-135M-Instruct`), or be a local
+        path served under itself (`/models/tiny`, asked for as `/v1/models//models/tiny`)."""
+        name = model.lstrip("/")  # the router's path always starts with one; `//` arrives as `/`
+        try:
+            return await inference.router.retrieve(name, audience)
+        except ModelNotFound:
+            try:
+                return await inference.router.retrieve(f"/{name}", audience)
+            except ModelNotFound:
+                pass
+            raise
