@@ -643,14 +643,20 @@ async def on_evaluation_failed(event: EvaluationFailed, ctx: HandlerContext) -> 
 
 async def auto_train(event: SkillParsed, ctx: HandlerContext) -> GenerateDataset | None:
     """A job for a new skill version when the settings say so (``auto_train``), once per version
-    and base model (the idempotency key). A base model nobody serves fails the job at its first
-    stage, with the data generator's reason, rather than being skipped silently."""
+    and base model (the idempotency key), with the settings' method and hyperparameters. A base
+    model nobody serves fails the job at its first stage, with the data generator's reason,
+    rather than being skipped silently."""
     settings = getattr(ctx.deps, "settings", None)
     if settings is None or not settings.auto_train or event.auto_train is False:
         return None
     model = settings.auto_train_model
-    request = FineTuningJobCreate(
-        model=model, training_file=f"skill:{event.skill_name}@{event.skill_version}"
+    method = settings.auto_train_method
+    request = FineTuningJobCreate.model_validate(
+        {
+            "model": model,
+            "training_file": f"skill:{event.skill_name}@{event.skill_version}",
+            "method": {"type": method, method: {"hyperparameters": settings.auto_train_hyperparameters}},
+        }
     )
     key = "auto:" + hashlib.sha256(f"{event.skill_name}@{event.skill_version}:{model}".encode()).hexdigest()
     jobs = JobRepository(ctx.session)

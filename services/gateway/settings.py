@@ -31,6 +31,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from skill_adapter.contracts.training import Hyperparameter
 from skill_adapter.runtime import RuntimeSettings
 
 MIB = 1024 * 1024
@@ -122,6 +123,14 @@ class GatewaySettings(RuntimeSettings):
     )
     auto_train_model: str = Field(
         default=DEFAULT_MODEL, min_length=1, description="The base model auto-started jobs teach."
+    )
+    auto_train_method: Literal["supervised", "reinforcement", "sft+grpo"] = Field(
+        default="sft+grpo", description="The training method of auto-started jobs (the API's `method.type`)."
+    )
+    auto_train_hyperparameters: dict[str, Hyperparameter] = Field(
+        default_factory=dict,
+        description="Hyperparameters of auto-started jobs as JSON, by the trainer's names, e.g. "
+        '`{"max_steps": 200, "lora_r": 16}`; those not set are `auto` (the trainer chooses).',
     )
     webhook_backoff: list[float] = Field(
         default=[5.0, 30.0, 120.0, 600.0, 3600.0],

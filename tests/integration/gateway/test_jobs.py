@@ -743,7 +743,12 @@ async def test_a_new_skill_version_starts_a_job_when_auto_train_is_on(
     with ThreadedFakeServer(upstream) as url:
         backends = [{"kind": "openai", "base_url": f"{url}/v1", "models": [BASE]}]
         async with start_gateway(
-            backends=backends, auto_train=True, auto_train_model=BASE, job_samples=9
+            backends=backends,
+            auto_train=True,
+            auto_train_model=BASE,
+            auto_train_method="supervised",
+            auto_train_hyperparameters={"max_steps": 2, "lora_r": 8},
+            job_samples=9,
         ) as gw:
             headers = await gw.auth("jobs:read")
             name = f"auto-{unique}"
@@ -759,6 +764,10 @@ async def test_a_new_skill_version_starts_a_job_when_auto_train_is_on(
 
                 job = await eventually(the_job, what="the auto-started job")
                 assert job["training_file"] == f"skill:{name}@{event.skill_version}" and job["model"] == BASE
+                assert job["method"] == {
+                    "type": "supervised",
+                    "supervised": {"hyperparameters": {"max_steps": 2, "lora_r": 8}},
+                }
                 command = await generate.for_job(job["id"])
                 assert (command.num_samples, command.skill_version) == (9, event.skill_version)
 
