@@ -11,13 +11,14 @@ as the services' events arrive; no service is called:
                                           promoted the adapter, else failed (``not_promoted``)
 
 A failure event of any stage fails the job with its reason; ``cancel`` marks the job cancelled at
-once and tells the service of its stage to stop: ``training.cmd.job.cancel.v1`` while it trains,
+once and tells the service of its stage to stop: ``training.cmd.job.cancel.v1`` while it trains
+(the trainer's confirmation adds "Training stopped" to the job's history),
 ``datasets.cmd.dataset.cancel.v1`` while it generates data (the data generator's
-``dataset.failed`` with code ``cancelled`` adds "Data generation stopped" to the job's history);
-an evaluation is not stopped (it judges an adapter, not the job). Other events of a finished
-job change nothing: a dataset that was ready just before the cancel is not trained on. Events
-about jobs the API did not create (the CLI's own runs) are ignored. Every change also adds a
-line to the job's history (``job_events``); progress lines are throttled.
+``dataset.failed`` with code ``cancelled`` adds "Data generation stopped"); an evaluation is
+not stopped (it judges an adapter, not the job). Other events of a finished job change
+nothing: a dataset that was ready just before the cancel is not trained on. Events about jobs
+the API did not create (the CLI's own runs) are ignored. Every change also adds a line to the
+job's history (``job_events``); progress lines are throttled.
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ PRODUCER = "gateway"
 DATASET_CANCELLED = "cancelled"
 """The code of the data generator's ``dataset.failed`` for a run stopped by ``CancelDataset``."""
 GENERATION_STOPPED = "Data generation stopped: the data generator has let go of the job"
+TRAINING_STOPPED = "Training stopped: the trainer has let go of the job"
 PROGRESS_EVENT_SECONDS = 10.0
 """At most one progress line per job and stage this often (the first and last always)."""
 
@@ -492,6 +494,11 @@ class JobRepository:
         if row.status == JobStatus.CANCELLED.value:
             self._add_event(row, "info", GENERATION_STOPPED)
 
+    def training_stopped(self, row: JobRow) -> None:
+        """The trainer's word that a job cancelled through the API no longer trains."""
+        if row.status == JobStatus.CANCELLED.value:
+            self._add_event(row, "info", TRAINING_STOPPED)
+
     def paused(self, row: JobRow, event: JobPaused) -> None:
         row.status = JobStatus.PAUSED.value
         self._add_event(row, "info", f"Training paused at step {event.step}")
@@ -621,6 +628,8 @@ async def on_training_cancelled(event: JobCancelled, ctx: HandlerContext) -> Non
     jobs = JobRepository(ctx.session)
     if (row := await jobs.active(event.job_id)) is not None:  # cancelled by the trainer's operator
         jobs.cancel(row, event.reason or "cancelled by the trainer")
+    elif event.job_id and (row := await jobs.get(event.job_id)) is not None:
+        jobs.training_stopped(row)  # the API's cancel, confirmed: the trainer has let go of it
 
 
 async def on_evaluation_progress(event: EvaluationProgress, ctx: HandlerContext) -> None:

@@ -32,6 +32,7 @@ from skill_adapter.contracts import (
     DatasetProgress,
     EvaluationCompleted,
     GenerateDataset,
+    JobCancelled,
     JobCheckpointed,
     JobPaused,
     JobProgress,
@@ -481,6 +482,17 @@ async def test_cancelling_a_training_job_tells_the_trainer_and_later_events_chan
         assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
         told = await cancels.for_job(job["id"])
         assert told.reason == "cancelled on request"
+    await gw.publish(
+        JobCancelled(producer="t", correlation_id=job["id"], job_id=job["id"], reason=told.reason)
+    )
+
+    async def stopped() -> list[str] | None:
+        events = (await gw.client.get(f"/v1/fine_tuning/jobs/{job['id']}/events", headers=headers)).json()
+        messages = [e["message"] for e in events["data"]]
+        return messages if messages[0].startswith("Training stopped") else None
+
+    messages = await eventually(stopped, what="the trainer's confirmation in the job's history")
+    assert messages[1] == "Job cancelled: cancelled on request"
     await gw.publish(
         JobSucceeded(
             producer="t",
