@@ -352,14 +352,17 @@ class JobRepository:
     def _progress(
         self, row: JobRow, stage: JobStage, done: int, total: int, message: str, data: dict[str, Any] | None
     ) -> None:
-        """Record progress; add a history line at most every ``PROGRESS_EVENT_SECONDS`` per stage."""
+        """Record progress; add a history line at most every ``PROGRESS_EVENT_SECONDS`` per stage,
+        and when it reaches its total (once: more reports at the total add nothing)."""
         previous = row.progress or {}
         now = _now()
-        last = previous.get("event_at") if previous.get("stage") == stage.value else None
+        same_stage = previous.get("stage") == stage.value
+        last = previous.get("event_at") if same_stage else None
+        finished_before = same_stage and (previous.get("done"), previous.get("total")) == (done, total)
         due = (
             last is None
             or now.timestamp() - float(last) >= PROGRESS_EVENT_SECONDS
-            or (total and done >= total)
+            or (bool(total) and done >= total and not finished_before)
         )
         row.progress = {
             **JobProgressInfo(stage=stage, done=done, total=total, message=message).model_dump(mode="json"),
@@ -391,7 +394,7 @@ class JobRepository:
         return row if row is not None and not JobStatus(row.status).is_terminal else None
 
     def dataset_progress(self, row: JobRow, event: DatasetProgress) -> None:
-        row.status = JobStatus.RUNNING.value
+        row.status = JobStatus.RUNNING.value  # generating data: never paused
         accepted = f", {event.accepted} verified" if event.accepted is not None else ""
         message = f"Generating data: {event.stage} {event.done}/{event.total}{accepted}"
         self._progress(row, JobStage.GENERATING_DATA, event.done, event.total, message, None)
@@ -442,7 +445,8 @@ class JobRepository:
         row.hyperparameters = {**row.hyperparameters, **event.hyperparameters}
 
     def training_progress(self, row: JobRow, event: JobProgress) -> None:
-        row.status = JobStatus.RUNNING.value
+        if row.status == JobStatus.QUEUED.value:  # a late report does not undo a pause
+            row.status = JobStatus.RUNNING.value
         metrics = {
             key: value
             for key, value in {
@@ -550,7 +554,9 @@ class JobRepository:
 
 async def on_dataset_progress(event: DatasetProgress, ctx: HandlerContext) -> None:
     jobs = JobRepository(ctx.session)
-    if (row := await jobs.by_dataset(event.dataset_id)) is not None:
+    row = await jobs.by_dataset(event.dataset_id)
+    # progress has its own consumer: a report that arrives after the dataset was ready is stale
+    if row is not None and row.stage == JobStage.GENERATING_DATA.value:
         jobs.dataset_progress(row, event)
 
 
@@ -589,7 +595,8 @@ async def on_training_started(event: JobStarted, ctx: HandlerContext) -> None:
 
 async def on_training_progress(event: JobProgress, ctx: HandlerContext) -> None:
     jobs = JobRepository(ctx.session)
-    if (row := await jobs.active(event.job_id)) is not None:
+    row = await jobs.active(event.job_id)
+    if row is not None and row.stage == JobStage.TRAINING.value:  # stale once training has ended
         jobs.training_progress(row, event)
 
 

@@ -448,6 +448,100 @@ async def test_a_generation_cancelled_at_the_data_generator_cancels_the_job(
     assert events["data"][0]["message"] == "Job cancelled: data generation cancelled: an operator stopped it"
 
 
+async def test_progress_reports_arriving_late_or_repeated_change_nothing(
+    gw: Gateway, nc: Client, unique: str
+) -> None:
+    """Progress has its own consumer, so a report can arrive after the next stage's event; and a
+    generator reports its total again for every spare it verifies: one history line."""
+    headers = await gw.auth("jobs:write")
+    name = f"json-{unique}"
+    version = await a_skill(gw, name)
+    async with Commands(nc, GenerateDataset) as generate:
+        job = (
+            await gw.client.post(
+                "/v1/fine_tuning/jobs",
+                headers=headers,
+                json={"model": BASE, "training_file": f"skill:{name}@{version}"},
+            )
+        ).json()
+        command = await generate.for_job(job["id"])
+
+    def generated(accepted: int) -> DatasetProgress:
+        return DatasetProgress(
+            producer="t",
+            correlation_id=job["id"],
+            dataset_id=command.dataset_id,
+            stage="generating",
+            done=2,
+            total=2,
+            accepted=accepted,
+        )
+
+    for accepted in (2, 3, 4):
+        await gw.publish(generated(accepted))
+    await job_of(
+        gw, headers, job["id"], progress=progress("generating_data", 2, 2, "generating 2/2, 4 verified")
+    )
+    await gw.publish(
+        DatasetGenerated(
+            producer="t",
+            correlation_id=job["id"],
+            dataset_id=command.dataset_id,
+            skill_name=name,
+            skill_version=version,
+            object_name="m.json",
+            digest=DIGEST,
+            num_train=2,
+            num_validation=0,
+            num_heldout=1,
+        )
+    )
+    await job_of(gw, headers, job["id"], stage="training")
+    await gw.publish(generated(5))  # sent before the dataset was ready
+    await handled(nc, "DATASETS", "gateway_jobs_dataset_progress")
+    step = JobProgress(
+        producer="t",
+        correlation_id=job["id"],
+        job_id=job["id"],
+        phase="sft",
+        step=1,
+        total_steps=4,
+        epoch=0.5,
+    )
+    await gw.publish(step)
+    await job_of(gw, headers, job["id"], progress=progress("training", 1, 4, "SFT step 1/4"))
+    await gw.publish(JobPaused(producer="t", correlation_id=job["id"], job_id=job["id"], step=1))
+    await job_of(gw, headers, job["id"], status="paused")
+    await gw.publish(step.model_copy(update={"event_id": "late-" + step.event_id}))  # sent before the pause
+    await handled(nc, "TRAINING", "gateway_jobs_training_progress")
+
+    still = (await gw.client.get(f"/v1/fine_tuning/jobs/{job['id']}", headers=headers)).json()
+    assert (still["status"], still["progress"]) == ("paused", progress("training", 1, 4, "SFT step 1/4"))
+    events = (await gw.client.get(f"/v1/fine_tuning/jobs/{job['id']}/events", headers=headers)).json()
+    messages = [e["message"] for e in reversed(events["data"])]
+    ready = next(i for i, m in enumerate(messages) if m.startswith("Dataset ready"))
+    assert [m for m in messages if m.startswith("Generating data: generating")] == [
+        "Generating data: generating 2/2, 2 verified"
+    ]
+    assert not any(m.startswith("Generating data") for m in messages[ready:]), messages
+
+
+def progress(stage: str, done: int, total: int, what: str) -> dict[str, Any]:
+    message = f"Generating data: {what}" if stage == "generating_data" else what
+    return {"stage": stage, "done": done, "total": total, "message": message}
+
+
+async def handled(nc: Client, stream: str, consumer: str) -> None:
+    """Every message of ``consumer`` so far has been handled (acknowledged)."""
+    js = nc.jetstream()
+
+    async def idle() -> bool:
+        info = await js.consumer_info(stream, consumer)
+        return info.num_pending == 0 and info.num_ack_pending == 0
+
+    await eventually(idle, what=f"{consumer} to handle what was published")
+
+
 async def test_cancelling_a_training_job_tells_the_trainer_and_later_events_change_nothing(
     gw: Gateway, nc: Client, unique: str
 ) -> None:
