@@ -64,12 +64,14 @@ def tiny_random_model(
     heads: int = 4,
     seed: int = 0,
     initializer_range: float = 0.02,
+    context: int = 2048,
 ) -> ModelInfo:
     """Write a tiny Llama-architecture causal LM into ``path`` (created; must be empty if it exists).
 
     With the default ``initializer_range`` its next-token distribution is close to uniform;
     a larger one (e.g. 0.3) gives it peaked, varied distributions, which training tests need
-    to see a learning signal move outputs within a few steps.
+    to see a learning signal move outputs within a few steps. ``context`` is its longest
+    sequence in tokens (the byte-level tokenizer makes a long skill thousands of tokens).
     """
     import torch
     from transformers import AutoTokenizer, GenerationConfig, LlamaConfig, LlamaForCausalLM
@@ -97,7 +99,7 @@ def tiny_random_model(
         num_hidden_layers=layers,
         num_attention_heads=heads,
         num_key_value_heads=max(1, heads // 2),  # grouped-query attention, as in SmolLM2
-        max_position_embeddings=2048,
+        max_position_embeddings=context,
         rms_norm_eps=1e-5,
         tie_word_embeddings=True,
         bos_token_id=tokenizer.bos_token_id,

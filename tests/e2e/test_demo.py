@@ -26,7 +26,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 def tiny_model(tmp_path: Path) -> Path:
     from skill_adapter.modelstore import tiny_random_model
 
-    return tiny_random_model(tmp_path / "tiny").path
+    # bytes as tokens: the example skill in context is ~2,500 of them
+    return tiny_random_model(tmp_path / "tiny", context=8192).path
 
 
 def test_the_demo_runs_a_skill_through_the_pipeline_and_reports(tmp_path: Path, tiny_model: Path) -> None:
