@@ -34,7 +34,12 @@ class DataGeneratorSettings(RuntimeSettings):
         default=None, description="Judge model id for judge criteria; unset: judge criteria not scored."
     )
     judge_api_key: SecretStr | None = Field(default=None, description="Key for the judge endpoint.")
-    inference_timeout: float = Field(default=120.0, gt=0, description="Seconds per inference request.")
+    inference_timeout: float = Field(
+        default=600.0,
+        gt=0,
+        description="Seconds per inference request (a CPU backend with a queue can take minutes; an "
+        "unreachable server fails at once).",
+    )
     datagen_concurrency: int = Field(
         default=4, ge=1, le=256, description="Inference requests in flight per run."
     )
