@@ -61,12 +61,12 @@ class Recipe:
     """What each demo job does: sized so the example skills finish in minutes on a 2-core CPU."""
 
     base_model: str = DEFAULT_MODEL
-    samples: int = 32
+    samples: int = 24
     method: str = "supervised"
     hyperparameters: dict[str, Any] = field(
-        default_factory=lambda: {"n_epochs": 3, "batch_size": 8, "micro_batch_size": 4, "lora_r": 16}
+        default_factory=lambda: {"n_epochs": 4, "batch_size": 8, "micro_batch_size": 4, "lora_r": 16}
     )
-    eval_max_prompts: int = 12
+    eval_max_prompts: int = 8
 
     def request(self, skill: str, version: str, seed: int) -> dict[str, Any]:
         return {
@@ -132,7 +132,7 @@ def demo(
     samples: Annotated[
         int, typer.Option(min=4, help="Training samples generated per skill.")
     ] = Recipe.samples,
-    epochs: Annotated[int, typer.Option(min=1, help="SFT passes over the training samples.")] = 3,
+    epochs: Annotated[int, typer.Option(min=1, help="SFT passes over the training samples.")] = 4,
     eval_prompts: Annotated[
         int, typer.Option(min=1, help="Held-out prompts each evaluation uses at most.")
     ] = Recipe.eval_max_prompts,

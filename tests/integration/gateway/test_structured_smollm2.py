@@ -74,3 +74,42 @@ async def test_smollm2_fills_a_json_schema_and_picks_a_choice(smol_gateway: Serv
     )
     assert answer.choices[0].message.content in {"yes", "no"}
     assert answer.choices[0].finish_reason == "stop"
+
+
+async def test_the_commit_message_rubric_grammar_is_followed_to_the_end(smol_gateway: ServedGateway) -> None:
+    """Every regex and "never contains" text of commit-message's rubric at once (an intersection
+    of bounded repeats): with llguidance's default lexer budget SmolLM2's multi-byte tokens made it
+    give up at the fifth token (a 400), and the data generator fell back to the first regex."""
+    from skill_adapter.cli.skills import _analyze
+    from skill_adapter.skillspec.rubric.grading import grade
+
+    skill = Path(__file__).resolve().parents[3] / "services" / "cli" / "example_skills" / "commit-message"
+    _, _, analysis = _analyze(skill, "strict")
+    assert analysis.rubric is not None and analysis.rubric.output_constraint is not None
+    grammar = analysis.rubric.output_constraint.grammar
+    assert grammar is not None and " & " in grammar
+    client = smol_gateway.client()
+    prompts = [
+        "Write the commit message for: the parser now accepts nested quotes in values.",
+        "Write the commit message for: fixed a crash when the config file is empty; added a test.",
+    ]
+    finished = 0
+    for seed, prompt in enumerate(prompts):
+        reply = await client.chat.completions.create(
+            model=DEFAULT_MODEL,
+            messages=[{"role": "user", "content": prompt}],
+            max_tokens=160,
+            seed=seed,
+            extra_body={"structured_outputs": {"grammar": grammar}},
+        )
+        text = reply.choices[0].message.content or ""
+        checks = grade(analysis.rubric, text)
+        failed = [
+            r.criterion_id
+            for r in checks.results
+            if r.kind in ("regex", "not_contains") and r.passed is False
+        ]
+        if reply.choices[0].finish_reason == "stop":
+            finished += 1
+            assert not failed, (text, failed)
+    assert finished, "no reply ended within max_tokens"
