@@ -41,6 +41,13 @@ class GenerateDataset(Command, subject="datasets.cmd.dataset.generate.v1"):
     teacher_model: str | None = Field(
         default=None, description="Overrides the configured teacher model id for this run."
     )
+    grpo_probe_prompts: int | None = Field(
+        default=None,
+        ge=0,
+        le=100_000,
+        description="Training prompts sampled k times to find GRPO's prompts (default: the generator's; "
+        "0: none, for a job that trains with SFT only).",
+    )
 
 
 class CancelDataset(Command, subject="datasets.cmd.dataset.cancel.v1"):

@@ -138,6 +138,7 @@ async def _generate(
     seed: int,
     dataset_id: str | None,
     wait: float,
+    grpo_probe_prompts: int | None = None,
 ) -> DatasetGenerated | DatasetFailed | None:
     name, version = await _resolve(url, skill, local)
     dataset_id = dataset_id or f"{name}-{version[:8]}-{datetime.now(UTC):%Y%m%d%H%M%S}"
@@ -151,6 +152,7 @@ async def _generate(
         strategy=strategy,  # type: ignore[arg-type]
         num_samples=n,
         seed=seed,
+        grpo_probe_prompts=grpo_probe_prompts,
     )
     nc = await nats.connect(url)
     try:

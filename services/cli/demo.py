@@ -1,12 +1,13 @@
 """``skill-adapter demo``: the whole pipeline on the embedded defaults, in one command.
 
-    skill-adapter demo                       # the example skills, then a report
-    skill-adapter demo --skill json-reply    # one of them
+    skill-adapter demo                       # JSON-reply, then a report
+    skill-adapter demo --all                 # every example skill (about three times as long)
+    skill-adapter demo --skill commit-message
     skill-adapter demo --keep-running        # leave the stack up afterwards (Ctrl-C stops it)
 
 It starts the stack as ``skill-adapter up`` does (embedded NATS, SQLite, the services, the
 gateway serving SmolLM2-135M-Instruct on the local backend) with its service logs in a file,
-pushes the example skills, starts one fine-tuning job per skill through the job API
+pushes the example skill(s), starts one fine-tuning job per skill through the job API
 (``POST /v1/fine_tuning/jobs``, the demo recipe: a small dataset and a short SFT run sized for
 a 2-core CPU), follows the jobs with a live progress bar each, and ends with a report: per skill
 the evaluator's pass rates of the three arms (base, base with the skill in its prompt, adapter)
@@ -52,6 +53,9 @@ errors = Console(stderr=True)
 
 EXAMPLES = Path(__file__).parent / "example_skills"
 EXAMPLE_SKILLS = ("json-reply", "commit-message", "status-report")
+DEFAULT_SKILL = "json-reply"
+"""One skill by default: on a 2-core CPU each takes about ten minutes from data to report (the
+data generation alone about five), so three would not fit the demo's 15 minutes."""
 TERMINAL = ("succeeded", "failed", "cancelled")
 DEMO_KEY_NAME = "demo"
 
@@ -90,6 +94,8 @@ class Tracked:
     stages: dict[str, float] = field(default_factory=dict)
     """First time (monotonic) the job was seen in each stage."""
     finished: float | None = None
+    shown: tuple[str, str, str] | None = None
+    shown_at: float = 0.0
 
     @property
     def status(self) -> str:
@@ -126,9 +132,13 @@ def demo(
     skill: Annotated[
         list[str] | None,
         typer.Option(
-            "--skill", help=f"An example skill to run (repeatable; default all: {', '.join(EXAMPLE_SKILLS)})."
+            "--skill",
+            help=f"An example skill to run (repeatable): {', '.join(EXAMPLE_SKILLS)}; default {DEFAULT_SKILL}.",
         ),
     ] = None,
+    all_skills: Annotated[
+        bool, typer.Option("--all", help="Every example skill (about three times as long).")
+    ] = False,
     samples: Annotated[
         int, typer.Option(min=4, help="Training samples generated per skill.")
     ] = Recipe.samples,
@@ -149,7 +159,7 @@ def demo(
     timeout: Annotated[float, typer.Option(help="Seconds the jobs may take in all.")] = 3600.0,
 ) -> None:
     """Run the whole pipeline on the example skills and show what the adapters learned."""
-    chosen = list(dict.fromkeys(skill or EXAMPLE_SKILLS))
+    chosen = list(dict.fromkeys([*(EXAMPLE_SKILLS if all_skills else ()), *(skill or ())] or [DEFAULT_SKILL]))
     unknown = [name for name in chosen if name not in EXAMPLE_SKILLS]
     if unknown:
         errors.print(
@@ -411,6 +421,14 @@ def _follow_jobs(
                         total=total,
                         message=escape(str(info.get("message") or ""))[:90],
                     )
+                if not console.is_terminal:  # a log, not a screen: a line per change, or every 30 s
+                    line = (t.status, stage, str(info.get("message") or ""))
+                    if line[:2] != (t.shown or ("", ""))[:2] or (line != t.shown and now - t.shown_at >= 30):
+                        minutes = (now - t.created) / 60
+                        console.print(
+                            f"{minutes:5.1f} min  {t.skill}: {t.status}, {escape(' '.join(line[1:]))}"
+                        )
+                        t.shown, t.shown_at = line, now
             time.sleep(1.0)
     return tracked
 

@@ -176,7 +176,16 @@ async def _train(
     found = None if local is not None else await _dataset(url, target)
     if found is None:
         generated = await _generate(
-            url, target, local, samples, "auto", model or DEFAULT_MODEL, seed, None, max(wait, 1.0)
+            url,
+            target,
+            local,
+            samples,
+            "auto",
+            model or DEFAULT_MODEL,
+            seed,
+            None,
+            max(wait, 1.0),
+            grpo_probe_prompts=0 if method == "sft" else None,  # SFT only: no GRPO prompts to find
         )
         if isinstance(generated, DatasetFailed):
             raise CliError(f"the dataset failed ({generated.code}): {generated.reason}")

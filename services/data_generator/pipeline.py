@@ -364,7 +364,9 @@ class Pipeline:
     # -- GRPO --------------------------------------------------------------------------------
     async def grpo_probe(self, train: Sequence[SampleRecord]) -> tuple[list[GrpoRecord], int, int]:
         """Sample probed prompts k times; keep those whose rewards differ (GRPO learns only there)."""
-        limit = self.settings.datagen_grpo_probe_prompts
+        limit = self.command.grpo_probe_prompts
+        if limit is None:
+            limit = self.settings.datagen_grpo_probe_prompts
         if limit == 0 or not train:
             return [], 0, 0
         probed = train[:limit]

@@ -321,6 +321,7 @@ class JobRepository:
             num_samples=row.samples,
             seed=row.seed,
             job_id=row.id,
+            grpo_probe_prompts=0 if row.method == "sft" else None,  # no GRPO: no prompts to probe for it
         )
 
     # -- the events' side -----------------------------------------------------------------

@@ -150,6 +150,7 @@ async def test_a_job_goes_from_data_to_a_promoted_adapter(gw: Gateway, nc: Clien
         command = await generate.for_job(job_id)
         assert (command.skill_name, command.skill_version, command.base_model) == (name, version, BASE)
         assert (command.num_samples, command.seed, command.correlation_id) == (12, 7, job_id)
+        assert command.grpo_probe_prompts == 0  # SFT only: no GRPO prompts to look for
 
         progress = DatasetProgress(
             producer="t",
@@ -318,6 +319,7 @@ async def test_a_failed_generation_fails_the_job_with_its_reason(
             )
         ).json()
         command = await generate.for_job(job["id"])
+    assert command.grpo_probe_prompts is None  # sft+grpo: the generator's own number
     await gw.publish(
         DatasetFailed(
             producer="t",

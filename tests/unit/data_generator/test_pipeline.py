@@ -94,6 +94,19 @@ async def test_auto_on_a_weak_base_model_keeps_only_verified_guided_samples() ->
     assert any(stage == "generating" for stage, *_ in progress.seen)
 
 
+@pytest.mark.parametrize(("asked", "probed"), [(None, 4), (0, 0), (2, 2)])
+async def test_the_command_says_how_many_grpo_prompts_to_probe(asked: int | None, probed: int) -> None:
+    """An SFT-only job asks for none (the probe samples every probed prompt k times for nothing)."""
+    skill = load_example("json-reply")
+    fake = FakeOpenAI()
+    dataset = await Pipeline(
+        settings(), command(grpo_probe_prompts=asked), skill, sampler(skill, fake), None, Events()
+    ).run()
+    assert dataset.stats.grpo_probed == probed
+    probes = [c for c in fake.calls if c["path"] == "/v1/chat/completions" and c.get("temperature") == 1.0]
+    assert len(probes) == probed
+
+
 async def test_held_out_prompts_never_reach_training() -> None:
     skill = load_example("json-reply")
     dataset = await Pipeline(
