@@ -68,9 +68,27 @@ class Recipe:
     samples: int = 24
     method: str = "supervised"
     hyperparameters: dict[str, Any] = field(
-        default_factory=lambda: {"n_epochs": 4, "batch_size": 8, "micro_batch_size": 4, "lora_r": 16}
+        default_factory=lambda: {
+            "n_epochs": 8,
+            "batch_size": 8,
+            "micro_batch_size": 4,
+            "learning_rate": 1e-3,
+            "lora_r": 16,
+        }
     )
     eval_max_prompts: int = 8
+    eval_max_tokens: int = 128
+    """Replies longer than this are cut (a JSON reply is well under 100 tokens)."""
+    probe_attempts: int = 8
+    """Candidates after which the data generator drops a strategy that has accepted none."""
+
+    def env(self) -> dict[str, str]:
+        """The settings of the services the demo starts."""
+        return {
+            "SKILL_ADAPTER_EVAL_MAX_PROMPTS": str(self.eval_max_prompts),
+            "SKILL_ADAPTER_EVAL_MAX_TOKENS": str(self.eval_max_tokens),
+            "SKILL_ADAPTER_DATAGEN_PROBE_ATTEMPTS": str(self.probe_attempts),
+        }
 
     def request(self, skill: str, version: str, seed: int) -> dict[str, Any]:
         return {
@@ -142,7 +160,7 @@ def demo(
     samples: Annotated[
         int, typer.Option(min=4, help="Training samples generated per skill.")
     ] = Recipe.samples,
-    epochs: Annotated[int, typer.Option(min=1, help="SFT passes over the training samples.")] = 4,
+    epochs: Annotated[int, typer.Option(min=1, help="SFT passes over the training samples.")] = 8,
     eval_prompts: Annotated[
         int, typer.Option(min=1, help="Held-out prompts each evaluation uses at most.")
     ] = Recipe.eval_max_prompts,
@@ -249,9 +267,8 @@ def _run(
     gateway_settings = GatewaySettings()
     port = gateway_settings.port
     extra_env = {
-        # the demo starts its own jobs, with its own recipe
-        "SKILL_ADAPTER_AUTO_TRAIN": "false",
-        "SKILL_ADAPTER_EVAL_MAX_PROMPTS": str(recipe.eval_max_prompts),
+        "SKILL_ADAPTER_AUTO_TRAIN": "false",  # the demo starts its own jobs, with its own recipe
+        **{k: v for k, v in recipe.env().items() if k not in os.environ},  # the user's settings win
     }
     if not _port_free(port):
         port = _free_port()
@@ -277,7 +294,8 @@ def _run(
         Panel.fit(
             f"Agent Skill Adapter demo: {', '.join(skills)} on [bold]{recipe.base_model}[/]\n"
             f"recipe: {recipe.samples} verified samples per skill, {recipe.method} "
-            f"{json.dumps(recipe.hyperparameters)}, evaluation on ≤ {recipe.eval_max_prompts} held-out prompts\n"
+            f"{json.dumps(recipe.hyperparameters)}, evaluation on ≤ {recipe.eval_max_prompts} held-out prompts "
+            f"(replies ≤ {recipe.eval_max_tokens} tokens)\n"
             f"service logs: {log_path}",
             title="skill-adapter demo",
         )
@@ -578,6 +596,8 @@ def _report(
             "method": recipe.method,
             "hyperparameters": recipe.hyperparameters,
             "eval_max_prompts": recipe.eval_max_prompts,
+            "eval_max_tokens": recipe.eval_max_tokens,
+            "datagen_probe_attempts": recipe.probe_attempts,
         },
         "skills": skills,
         "chat_completion": _chat_completion(base_url, token, skills),
@@ -661,23 +681,25 @@ def _chart(skills: dict[str, Any], base_model: str, path: Path) -> None:
         ("adapter", "adapter", "#2e7d32"),
     ]
     names = list(skills)
-    fig, ax = plt.subplots(figsize=(max(5.0, 2.2 * len(names) + 2), 4))
+    fig, ax = plt.subplots(figsize=(max(6.5, 2.4 * len(names) + 2), 4.2))
     width = 0.26
     for i, (arm, label, colour) in enumerate(arms):
-        rates, lows, highs = [], [], []
+        rates, lows, highs, counts = [], [], [], []
         for name in names:
             a = skills[name]["arms"].get(arm) or {}
             rate = a.get("rate", 0.0)
             rates.append(100 * rate)
             lows.append(100 * (rate - a.get("low", rate)))
             highs.append(100 * (a.get("high", rate) - rate))
+            counts.append(f"{a['passed']}/{a['total']}" if "total" in a else f"{rate:.0%}")
         xs = [j + (i - 1) * width for j in range(len(names))]
-        ax.bar(xs, rates, width, label=label, color=colour, yerr=[lows, highs], capsize=3)
+        bars = ax.bar(xs, rates, width, label=label, color=colour, yerr=[lows, highs], capsize=3)
+        ax.bar_label(bars, labels=counts, label_type="edge", padding=2, fontsize=8, color="#333333")
     ax.set_xticks(range(len(names)))
     ax.set_xticklabels([f"{n}\n{'promoted' if skills[n]['promoted'] else 'held back'}" for n in names])
     ax.set_ylabel("held-out replies passing every check (%)")
     ax.set_ylim(0, 105)
-    ax.set_title(f"{base_model.split('/')[-1]}: the skill followed without it in the prompt")
+    ax.set_title(f"{base_model.split('/')[-1]}: held-out adherence, 95% intervals", fontsize=10)
     ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
