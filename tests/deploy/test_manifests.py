@@ -272,7 +272,9 @@ def test_gpu_images() -> None:
     assert "download.pytorch.org/whl/cu130" in (DEPLOY / "docker" / "trainer.Dockerfile").read_text()
     vllm = (DEPLOY / "docker" / "vllm.Dockerfile").read_text()
     assert "--enable-lora" in vllm and "VLLM_ALLOW_RUNTIME_LORA_UPDATING=True" in vllm
-    assert "--structured-outputs-config.backend" in vllm and "VLLM_STRUCTURED_OUTPUTS_BACKEND=guidance" in vllm
+    assert (
+        "--structured-outputs-config.backend" in vllm and "VLLM_STRUCTURED_OUTPUTS_BACKEND=guidance" in vllm
+    )
     gateway = dict(instructions(DEPLOY / "docker" / "gateway.Dockerfile"))
     assert "ARG EXTRAS=gateway" in (DEPLOY / "docker" / "gateway.Dockerfile").read_text(), (
         "the gateway image has no torch unless asked"
