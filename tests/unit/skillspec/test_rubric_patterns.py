@@ -366,7 +366,9 @@ def test_line_regexes_run_in_linear_time() -> None:
     assert [run_check(body, r).passed for r in (long_line, long_last)] == [True, False]
     assert [run_check(first, r).passed for r in (long_line, long_last)] == [False, True]
     assert not run_check(first, "\n" * 50_000 + "w" * 200).passed
-    assert time.perf_counter() - start < 2
+    # a backtracking regex takes hours on 100,000 characters; linear ones take milliseconds, so
+    # a generous bound catches the first without failing on a busy machine
+    assert time.perf_counter() - start < 30
 
 
 def test_char_limits_in_all_their_forms() -> None:
