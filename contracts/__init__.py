@@ -16,6 +16,7 @@ from .envelope import Command, Diagnostic, Event, Message, new_event_id
 from .evaluation import (
     Arm,
     ArmSummary,
+    CancelEvaluation,
     EvaluationCompleted,
     EvaluationFailed,
     EvaluationProgress,
@@ -24,6 +25,7 @@ from .evaluation import (
     Rate,
     StartEvaluation,
     Thresholds,
+    auto_run_id,
 )
 from .naming import (
     CONTEXTS,
@@ -124,6 +126,7 @@ __all__ = [
     "BucketSpec",
     "BulletListCheck",
     "CancelDataset",
+    "CancelEvaluation",
     "CancelJob",
     "Check",
     "CheckKind",
@@ -185,6 +188,7 @@ __all__ = [
     "Thresholds",
     "UnknownSubject",
     "ValidJsonCheck",
+    "auto_run_id",
     "auto_train_of",
     "deadletter_subject",
     "durable_name",

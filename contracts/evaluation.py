@@ -8,6 +8,7 @@ model without the skill (``base``), the base model with the skill in its system 
 
 from __future__ import annotations
 
+import hashlib
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -43,6 +44,25 @@ class StartEvaluation(Command, subject="evaluation.cmd.run.start.v1"):
     )
     max_prompts: int | None = Field(default=None, ge=1, description="Use at most this many held-out prompts.")
     max_tokens: int | None = Field(default=None, ge=1, le=32768, description="Longest reply generated.")
+
+
+def auto_run_id(adapter_id: str) -> str:
+    """The run that evaluates a registered adapter (``AdapterRegistered``): one per adapter."""
+    return f"auto-{hashlib.sha256(adapter_id.encode()).hexdigest()[:24]}"
+
+
+class CancelEvaluation(Command, subject="evaluation.cmd.run.cancel.v1"):
+    """Stop an evaluation run: a queued one never starts, a running one stops within a poll interval.
+
+    The run ends with ``evaluation.evt.run.failed.v1`` (code ``cancelled``, this reason), its
+    reports of what finished kept and labelled partial, and never promotes its model. A run that
+    already finished is left as it is. A run not asked for yet is remembered as cancelled:
+    commands travel on separate consumers, so the start this cancel follows may arrive after it,
+    and is then not started.
+    """
+
+    run_id: str = Field(min_length=1, max_length=128)
+    reason: str | None = Field(default=None, max_length=1024)
 
 
 class EvaluationProgress(Event, subject="evaluation.evt.run.progress.v1"):

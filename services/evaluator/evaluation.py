@@ -3,16 +3,19 @@
 Everything a person could have got wrong is checked before the first generation: the skill
 version exists, it has held-out prompts, the dataset is there with the digest it should have,
 the base model and the evaluated model are served. An inference failure half-way stops the run;
-what finished is reported, labelled partial.
+what finished is reported, labelled partial. So does a cancel (``CancelWatch``): the generations
+in flight are abandoned and the run fails with code ``cancelled``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from skill_adapter.contracts import EVALUATIONS_BUCKET, EvaluationSummary, StartEvaluation
 from skill_adapter.runtime.log import get_logger
@@ -36,6 +39,49 @@ log = get_logger(__name__)
 Progress = Callable[[int, int], Awaitable[None]]
 """Told ``(done, total)`` replies as the run goes."""
 
+CANCELLED = "cancelled"
+"""The code of ``EvaluationFailed`` for a run stopped by ``CancelEvaluation``."""
+DEFAULT_CANCEL_REASON = "cancelled on request"
+
+T = TypeVar("T")
+
+
+class RunCancelled(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class CancelWatch:
+    """The cancel request of the run a worker holds, and the evaluation it interrupts."""
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        self.requested = asyncio.Event()
+        self.reason = DEFAULT_CANCEL_REASON
+        self.poke = asyncio.Event()
+
+    def stop(self, reason: str) -> None:
+        self.reason = reason
+        self.requested.set()
+
+    async def interruptible(self, work: Awaitable[T]) -> T:
+        """``work``'s result, or ``RunCancelled`` as soon as a cancel is read (``work`` is then
+        cancelled: its requests in flight are abandoned)."""
+        task = asyncio.ensure_future(work)
+        cancelled = asyncio.ensure_future(self.requested.wait())
+        try:
+            await asyncio.wait({task, cancelled}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            cancelled.cancel()
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        if task.done() and not task.cancelled():
+            return task.result()  # finished (or failed) first: that is the outcome
+        raise RunCancelled(self.reason)
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -53,8 +99,10 @@ class Evaluation:
         adapter: KnownAdapter | None,
         incumbent: tuple[str, float] | None,
         progress: Progress | None = None,
+        watch: CancelWatch | None = None,
     ) -> None:
         self.progress = progress
+        self.watch = watch
         self.objects = objects
         self.settings = settings
         self.command = command
@@ -66,7 +114,9 @@ class Evaluation:
         results: list[SampleResult] = []
         skill: LoadedSkill | None = None
         plan: Plan | None = None
-        try:
+
+        async def steps() -> None:
+            nonlocal skill, plan
             self.check_base()
             skill = await self.skill()
             plan = self.plan(skill)
@@ -81,6 +131,11 @@ class Evaluation:
                 judge=judge,
                 progress=self.progress,
             )
+
+        try:
+            await (self.watch.interruptible(steps()) if self.watch is not None else steps())
+        except RunCancelled as exc:
+            return await self.failed(CANCELLED, exc.reason, skill, plan, results)
         except RunFailed as exc:
             return await self.failed(exc.code, exc.reason, skill, plan, results)
         except InferenceRefused as exc:

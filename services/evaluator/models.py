@@ -4,6 +4,8 @@ the adapters it heard of, and the adapter it promoted per skill.
 A ``StartEvaluation`` (or an ``AdapterRegistered``) becomes a run row and is acknowledged at
 once; a worker claims the row with a lease it keeps renewing, so a redelivered message never
 runs an evaluation twice and a run whose worker died is claimed again when its lease runs out.
+A ``CancelEvaluation`` for a running run sets ``cancel_requested_at`` (and ``reason``); the
+worker that holds the run polls for it.
 """
 
 from __future__ import annotations
@@ -22,12 +24,13 @@ class EvaluatorBase(DeclarativeBase):
 
 
 class EvaluationRun(LeasedRun, EvaluatorBase):
-    """An evaluation run; its status ends as ``completed`` or ``failed``."""
+    """An evaluation run; its status ends as ``completed`` or ``failed`` (a cancelled run fails)."""
 
     __tablename__ = "evaluator_runs"
 
     run_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     summary: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    cancel_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 RUNS = RunTable(EvaluationRun, EvaluationRun.run_id, noun="run")

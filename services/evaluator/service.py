@@ -4,24 +4,31 @@
 ``StartEvaluation`` queues a run on demand, for any model. Each handler records the run once
 (the runtime's inbox applies a message's effects once; a run id already recorded changes
 nothing) and wakes the worker after the commit; the evaluation happens there.
+``CancelEvaluation`` fails a queued run at once and marks a running one, which the worker
+holding it stops within a poll interval (see ``cancel``).
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import event as orm_event
 
 from skill_adapter.contracts import (
     AdapterRegistered,
+    CancelEvaluation,
     EvaluationFailed,
     EvaluationProgress,
     StartEvaluation,
+    auto_run_id,
 )
 from skill_adapter.runtime import HandlerContext, Migrations, Service, ServiceRuntime
 from skill_adapter.runtime.leases import RunRefused
 
+from . import cancel
 from .models import RUNS, KnownAdapter
 from .settings import EvaluatorSettings
 from .worker import PRODUCER, Worker
@@ -38,16 +45,14 @@ class Deps:
     worker: Worker
 
 
-def auto_run_id(adapter_id: str) -> str:
-    """The run that evaluates a registered adapter: one per adapter."""
-    return f"auto-{hashlib.sha256(adapter_id.encode()).hexdigest()[:24]}"
-
-
 async def record_run(
     ctx: HandlerContext, command: StartEvaluation
 ) -> EvaluationFailed | EvaluationProgress | None:
     """Queue ``command`` (once per run id); a run id reused with other settings fails."""
     caused = {"producer": PRODUCER, **command.caused(), "run_id": command.run_id, "model": command.model}
+    if (cancelled := await cancel.cancelled_before(ctx.session, command)) is not None:
+        ctx.log.info("evaluation cancelled before it was asked for; not started", run=command.run_id)
+        return cancelled
     try:
         if not await RUNS.record(ctx.session, command.run_id, command, ctx.deps.worker.wake):
             return None
@@ -108,5 +113,19 @@ def build_service(settings: EvaluatorSettings) -> Service:
     ) -> EvaluationFailed | EvaluationProgress | None:
         """Queue an evaluation of any model (once per run id)."""
         return await record_run(ctx, command)
+
+    @service.handles(CancelEvaluation, purpose="cancel", ack_wait=30, max_deliver=5)
+    async def on_cancel(command: CancelEvaluation, ctx: HandlerContext) -> EvaluationFailed | None:
+        """Fail a queued run at once; mark a running one, which its worker stops within a poll interval."""
+        effect = await cancel.cancel(ctx.session, command)
+        if effect.poke:
+            worker: Worker = ctx.deps.worker
+
+            def after_commit(_: Any) -> None:
+                worker.poke(command.run_id)
+
+            orm_event.listen(ctx.session.sync_session, "after_commit", after_commit, once=True)
+        ctx.log.info(f"cancel: {effect.note}", run=command.run_id)
+        return effect.event
 
     return service

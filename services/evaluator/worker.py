@@ -5,15 +5,25 @@ a queued run (or one whose lease ran out: its worker died), renews the lease whi
 stores the reports in the ``evaluations`` bucket, and ends the run in one transaction that also
 stages its events (completed or failed; promoted and retired when the gate says so) in the
 outbox. A run that stopped half-way keeps its reports, labelled partial, and is never promoted.
+
+A cancel (``CancelEvaluation``) marks a running run in the database, so it reaches the worker
+that holds it wherever that runs: the worker reads the mark every poll interval (at once when
+the cancel was handled in its own process) and stops the evaluation there, generations in flight
+included. The run ends as ``evaluation.failed`` with code ``cancelled`` and never promotes: it
+only ends otherwise with a conditional update that a cancel mark refuses, so a cancel landing
+as the reports are stored still wins.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from skill_adapter.contracts import (
@@ -31,7 +41,7 @@ from skill_adapter.runtime.inbox import stage
 from skill_adapter.runtime.leases import LeasedWorker
 from skill_adapter.runtime.log import get_logger
 
-from .evaluation import Evaluation, Outcome
+from .evaluation import CANCELLED, DEFAULT_CANCEL_REASON, CancelWatch, Evaluation, Outcome
 from .models import RUNS, EvaluationRun, KnownAdapter, Promotion
 from .settings import EvaluatorSettings
 
@@ -60,21 +70,36 @@ class Worker(LeasedWorker[EvaluationRun, StartEvaluation]):
         )
         self.runtime = runtime
         self.settings = settings
+        self.watch: CancelWatch | None = None
+
+    def poke(self, run_id: str) -> None:
+        """A cancel for ``run_id`` was recorded: read it now if that run is held here."""
+        if self.watch is not None and self.watch.run_id == run_id:
+            self.watch.poke.set()
 
     async def execute(self, command: StartEvaluation, attempt: int) -> None:
         log.info("evaluation claimed", run=command.run_id, model=command.model, attempt=attempt)
-        if attempt > MAX_ATTEMPTS:
+        reason = await self.cancel_requested(command.run_id)
+        if reason is not None:  # cancelled while its last worker held it, which then died
+            outcome = Outcome(summary=None, code=CANCELLED, reason=reason)
+        elif attempt > MAX_ATTEMPTS:
             outcome = Outcome(
                 summary=None,
                 code="worker_crashed",
                 reason=f"the run was claimed {MAX_ATTEMPTS} times without finishing",
             )
         else:
-            async with self.lease(command.run_id):
+            async with self.lease(command.run_id), self.watching(command.run_id) as watch:
                 adapter = await self.known_adapter(command.model)
                 incumbent = await self.incumbent(command.skill_name)
                 evaluation = Evaluation(
-                    self.runtime.objects, self.settings, command, adapter, incumbent, self.progress(command)
+                    self.runtime.objects,
+                    self.settings,
+                    command,
+                    adapter,
+                    incumbent,
+                    self.progress(command),
+                    watch,
                 )
                 outcome = await evaluation.run()
         await self.finish(command, outcome)
@@ -199,28 +224,97 @@ class Worker(LeasedWorker[EvaluationRun, StartEvaluation]):
             ]
         return True, []
 
+    # -- cancelling ------------------------------------------------------------------------------
+    async def cancel_requested(self, run_id: str, session: AsyncSession | None = None) -> str | None:
+        """The reason of the run's cancel request, or ``None`` when there is none."""
+        query = select(EvaluationRun.cancel_requested_at, EvaluationRun.reason).where(
+            EvaluationRun.run_id == run_id
+        )
+        if session is not None:
+            found = (await session.execute(query)).first()
+        else:
+            async with self.runtime.sessions() as own:
+                found = (await own.execute(query)).first()
+        if found is None or found[0] is None:
+            return None
+        return found[1] or DEFAULT_CANCEL_REASON
+
+    @contextlib.asynccontextmanager
+    async def watching(self, run_id: str) -> AsyncIterator[CancelWatch]:
+        """Read the run's cancel request every poll interval (at once when poked) while the block runs."""
+        watch = CancelWatch(run_id)
+
+        async def poll() -> None:
+            while True:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(watch.poke.wait(), self.settings.eval_poll_seconds)
+                watch.poke.clear()
+                try:
+                    reason = await self.cancel_requested(run_id)
+                except Exception as exc:  # noqa: BLE001 - the database may be briefly away
+                    log.warning("cancel request not read; will retry", run=run_id, error=repr(exc))
+                    continue
+                if reason is not None:
+                    log.info("evaluation cancel read; stopping it", run=run_id, reason=reason)
+                    watch.stop(reason)
+                    return
+
+        self.watch = watch
+        task = asyncio.create_task(poll(), name=f"cancel-watch-{run_id}")
+        try:
+            yield watch
+        finally:
+            self.watch = None
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    # -- the end -------------------------------------------------------------------------------
     async def finish(self, command: StartEvaluation, outcome: Outcome) -> None:
+        """End the run with ``outcome``; a cancel recorded before that wins (the run ends cancelled,
+        its reports kept as they are, nothing promoted)."""
+        refused = await self._end(command, outcome)
+        if refused is not None:
+            log.info("evaluation cancelled before its outcome was recorded", run=command.run_id)
+            await self._end(command, Outcome(outcome.summary, CANCELLED, refused))
+
+    async def _end(self, command: StartEvaluation, outcome: Outcome) -> str | None:
+        """Record the outcome and stage its events; the cancel reason when a cancel refused it."""
         summary = outcome.summary
+        is_cancel = outcome.code == CANCELLED
         async with self.runtime.sessions() as session, session.begin():
-            row = await session.get(EvaluationRun, command.run_id)
-            if row is None or row.owner != self.owner or row.status in ("completed", "failed"):
+            ended = await session.execute(
+                update(EvaluationRun)
+                .where(
+                    EvaluationRun.run_id == command.run_id,
+                    EvaluationRun.owner == self.owner,
+                    EvaluationRun.status == "running",
+                    *(() if is_cancel else (EvaluationRun.cancel_requested_at.is_(None),)),
+                )
+                .values(
+                    status="failed" if outcome.code else "completed",
+                    lease_until=None,
+                    reason=outcome.reason,
+                    summary=summary.model_dump(mode="json") if summary else None,
+                )
+            )
+            if ended.rowcount != 1:
+                if not is_cancel and (reason := await self.cancel_requested(command.run_id, session)):
+                    return reason
                 log.warning("run no longer ours; outcome dropped", run=command.run_id)
-                return
+                return None
             adapter = await session.get(KnownAdapter, command.model)
             current = await session.get(Promotion, command.skill_name)
             promote, held_back = self.promotion(command, outcome, adapter, current)
             events = self.events(command, outcome, promote, held_back)
             if promote and summary is not None:
                 events.extend(self.replace_promoted(session, current, command, summary))
-            row.status = "failed" if outcome.code else "completed"
-            row.lease_until = None
-            row.reason = outcome.reason
-            row.summary = summary.model_dump(mode="json") if summary else None
             staged = [stage(session, event) for event in events]
             await session.flush()
             ids = [message.id for message in staged]
         await self.runtime.outbox.publish(ids)
         log.info("evaluation finished", run=command.run_id, failed=outcome.code, promoted=promote)
+        return None
 
     @staticmethod
     def replace_promoted(

@@ -14,9 +14,11 @@ A failure event of any stage fails the job with its reason; ``cancel`` marks the
 once and tells the service of its stage to stop: ``training.cmd.job.cancel.v1`` while it trains
 (the trainer's confirmation adds "Training stopped" to the job's history),
 ``datasets.cmd.dataset.cancel.v1`` while it generates data (the data generator's
-``dataset.failed`` with code ``cancelled`` adds "Data generation stopped"); an evaluation is
-not stopped (it judges an adapter, not the job). Other events of a finished job change
-nothing: a dataset that was ready just before the cancel is not trained on. Events about jobs
+``dataset.failed`` with code ``cancelled`` adds "Data generation stopped"),
+``evaluation.cmd.run.cancel.v1`` for the job's automatic evaluation run while it is evaluated
+(the evaluator's ``evaluation.failed`` with code ``cancelled`` adds "Evaluation stopped"; the
+adapter is not promoted). Other events of a finished job change nothing: a dataset that was
+ready just before the cancel is not trained on. Events about jobs
 the API did not create (the CLI's own runs) are ignored. Every change also adds a line to the
 job's history (``job_events``); progress lines are throttled.
 """
@@ -35,6 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from skill_adapter.contracts import (
     AdapterRegistered,
     CancelDataset,
+    CancelEvaluation,
     CancelJob,
     DatasetFailed,
     DatasetGenerated,
@@ -55,6 +58,7 @@ from skill_adapter.contracts import (
     ResumeJob,
     SkillParsed,
     StartJob,
+    auto_run_id,
 )
 from skill_adapter.contracts.jobs import (
     FineTuningJob,
@@ -75,6 +79,9 @@ DATASET_CANCELLED = "cancelled"
 """The code of the data generator's ``dataset.failed`` for a run stopped by ``CancelDataset``."""
 GENERATION_STOPPED = "Data generation stopped: the data generator has let go of the job"
 TRAINING_STOPPED = "Training stopped: the trainer has let go of the job"
+EVALUATION_CANCELLED = "cancelled"
+"""The code of the evaluator's ``evaluation.failed`` for a run stopped by ``CancelEvaluation``."""
+EVALUATION_STOPPED = "Evaluation stopped: the evaluator has let go of the job"
 PROGRESS_EVENT_SECONDS = 10.0
 """At most one progress line per job and stage this often (the first and last always)."""
 
@@ -297,7 +304,9 @@ class JobRepository:
         self._add_event(row, "info", "Resume requested")
         return ResumeJob(producer=PRODUCER, correlation_id=row.id, job_id=row.id)
 
-    def cancel(self, row: JobRow, reason: str = "cancelled on request") -> CancelJob | CancelDataset | None:
+    def cancel(
+        self, row: JobRow, reason: str = "cancelled on request"
+    ) -> CancelJob | CancelDataset | CancelEvaluation | None:
         """Mark ``row`` cancelled; the command that stops the work of the stage it was in."""
         stage = row.stage
         self._finish(row, JobStatus.CANCELLED, f"Job cancelled: {reason}")
@@ -306,6 +315,10 @@ class JobRepository:
         if stage == JobStage.GENERATING_DATA.value and row.dataset_id is not None:
             return CancelDataset(
                 producer=PRODUCER, correlation_id=row.id, dataset_id=row.dataset_id, reason=reason
+            )
+        if stage == JobStage.EVALUATING.value and row.adapter_id is not None:
+            return CancelEvaluation(
+                producer=PRODUCER, correlation_id=row.id, run_id=auto_run_id(row.adapter_id), reason=reason
             )
         return None
 
@@ -389,10 +402,11 @@ class JobRepository:
         row = found.scalar_one_or_none()
         return row if row is not None and (finished or not JobStatus(row.status).is_terminal) else None
 
-    async def by_adapter(self, adapter_id: str) -> JobRow | None:
+    async def by_adapter(self, adapter_id: str, *, finished: bool = False) -> JobRow | None:
+        """The job of ``adapter_id`` while it is still going (or also once it has ended)."""
         found = await self.session.execute(select(JobRow).where(JobRow.adapter_id == adapter_id))
         row = found.scalar_one_or_none()
-        return row if row is not None and not JobStatus(row.status).is_terminal else None
+        return row if row is not None and (finished or not JobStatus(row.status).is_terminal) else None
 
     def dataset_progress(self, row: JobRow, event: DatasetProgress) -> None:
         row.status = JobStatus.RUNNING.value  # generating data: never paused
@@ -503,6 +517,11 @@ class JobRepository:
         """The trainer's word that a job cancelled through the API no longer trains."""
         if row.status == JobStatus.CANCELLED.value:
             self._add_event(row, "info", TRAINING_STOPPED)
+
+    def evaluation_stopped(self, row: JobRow) -> None:
+        """The evaluator's word that a job cancelled through the API is no longer evaluated."""
+        if row.status == JobStatus.CANCELLED.value:
+            self._add_event(row, "info", EVALUATION_STOPPED)
 
     def paused(self, row: JobRow, event: JobPaused) -> None:
         row.status = JobStatus.PAUSED.value
@@ -654,7 +673,15 @@ async def on_evaluation_completed(event: EvaluationCompleted, ctx: HandlerContex
 
 async def on_evaluation_failed(event: EvaluationFailed, ctx: HandlerContext) -> None:
     jobs = JobRepository(ctx.session)
-    if event.model and (row := await jobs.by_adapter(event.model)) is not None:
+    if not event.model or (row := await jobs.by_adapter(event.model, finished=True)) is None:
+        return  # not a job of the API's
+    cancelled = event.code == EVALUATION_CANCELLED
+    if JobStatus(row.status).is_terminal:
+        if cancelled:
+            jobs.evaluation_stopped(row)  # the API's cancel, confirmed: the evaluator has let go of it
+    elif cancelled:  # cancelled at the evaluator, not through the API
+        jobs.cancel(row, f"evaluation cancelled: {event.reason}")
+    else:
         jobs.failed(row, "evaluating", event.code or "evaluation_failed", event.reason)
 
 

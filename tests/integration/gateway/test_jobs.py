@@ -26,11 +26,13 @@ from nats.aio.client import Client
 from skill_adapter.contracts import (
     AdapterRegistered,
     CancelDataset,
+    CancelEvaluation,
     CancelJob,
     DatasetFailed,
     DatasetGenerated,
     DatasetProgress,
     EvaluationCompleted,
+    EvaluationFailed,
     GenerateDataset,
     JobCancelled,
     JobCheckpointed,
@@ -41,6 +43,7 @@ from skill_adapter.contracts import (
     PauseJob,
     ResumeJob,
     StartJob,
+    auto_run_id,
 )
 from skill_adapter.gateway.models import GatewayBase
 from skill_adapter.gateway.readmodel import build_service
@@ -526,6 +529,129 @@ async def test_progress_reports_arriving_late_or_repeated_change_nothing(
         "Generating data: generating 2/2, 2 verified"
     ]
     assert not any(m.startswith("Generating data") for m in messages[ready:]), messages
+
+
+async def an_evaluated_job(gw: Gateway, nc: Client, headers: dict[str, str], name: str) -> tuple[str, str]:
+    """A job of skill ``name`` whose adapter is being evaluated: ``(job id, adapter id)``."""
+    version = await a_skill(gw, name)
+    async with Commands(nc, GenerateDataset) as generate:
+        job = (
+            await gw.client.post(
+                "/v1/fine_tuning/jobs",
+                headers=headers,
+                json={"model": BASE, "training_file": f"skill:{name}@{version}"},
+            )
+        ).json()
+        command = await generate.for_job(job["id"])
+    await gw.publish(
+        DatasetGenerated(
+            producer="t",
+            correlation_id=job["id"],
+            dataset_id=command.dataset_id,
+            skill_name=name,
+            skill_version=version,
+            object_name="m.json",
+            digest=DIGEST,
+            num_train=1,
+            num_validation=0,
+            num_heldout=0,
+        )
+    )
+    await job_of(gw, headers, job["id"], stage="training")
+    adapter = f"ft:{BASE}:{name}:{job['id']}"
+    await gw.publish(
+        JobSucceeded(
+            producer="t",
+            correlation_id=job["id"],
+            job_id=job["id"],
+            adapter_object="a.zip",
+            adapter_digest=DIGEST,
+            adapter_id=adapter,
+        )
+    )
+    await job_of(gw, headers, job["id"], stage="evaluating")
+    return job["id"], adapter
+
+
+async def test_cancelling_while_evaluating_tells_the_evaluator_and_a_late_result_changes_nothing(
+    gw: Gateway, nc: Client, unique: str
+) -> None:
+    headers = await gw.auth("jobs:write", "jobs:read")
+    job_id, adapter = await an_evaluated_job(gw, nc, headers, f"json-{unique}")
+    async with Commands(nc, CancelEvaluation) as cancels, Commands(nc, CancelJob) as trainer_cancels:
+        cancelled = await gw.client.post(f"/v1/fine_tuning/jobs/{job_id}/cancel", headers=headers)
+        assert cancelled.status_code == 200
+        assert (cancelled.json()["status"], cancelled.json()["stage"]) == ("cancelled", "done")
+        told = await cancels.for_job(job_id)
+        assert (told.run_id, told.reason, told.correlation_id) == (
+            auto_run_id(adapter),
+            "cancelled on request",
+            job_id,
+        )
+        await asyncio.sleep(0.3)
+        assert trainer_cancels.seen == [] and len(cancels.seen) == 1
+
+    # the evaluator's answer, then a result that was on its way before the cancel
+    await gw.publish(
+        EvaluationFailed(
+            producer="evaluator",
+            correlation_id=job_id,
+            causation_id=told.event_id,
+            run_id=told.run_id,
+            model=adapter,
+            code="cancelled",
+            reason="cancelled on request (partial results of 2/9 replies kept)",
+            partial=True,
+        )
+    )
+
+    async def stopped() -> list[str] | None:
+        events = (await gw.client.get(f"/v1/fine_tuning/jobs/{job_id}/events", headers=headers)).json()
+        messages = [e["message"] for e in events["data"]]
+        return messages if messages[0].startswith("Evaluation stopped") else None
+
+    messages = await eventually(stopped, what="the evaluator's answer in the job's history")
+    assert messages[1] == "Job cancelled: cancelled on request"
+    await gw.publish(
+        EvaluationCompleted(
+            producer="evaluator",
+            correlation_id=job_id,
+            run_id=told.run_id,
+            model=adapter,
+            pass_rates={"base": 0.0, "adapter": 0.9},
+            lift=0.9,
+            promoted=True,
+        )
+    )
+    await handled(nc, "EVALUATION", "gateway_jobs_evaluation_completed")
+    still = (await gw.client.get(f"/v1/fine_tuning/jobs/{job_id}", headers=headers)).json()
+    assert (still["status"], still["fine_tuned_model"], still["error"], still["evaluation"]) == (
+        "cancelled",
+        None,
+        None,
+        None,
+    )
+
+
+async def test_an_evaluation_cancelled_at_the_evaluator_cancels_the_job(
+    gw: Gateway, nc: Client, unique: str
+) -> None:
+    headers = await gw.auth("jobs:write", "jobs:read")
+    job_id, adapter = await an_evaluated_job(gw, nc, headers, f"json-{unique}")
+    await gw.publish(
+        EvaluationFailed(
+            producer="evaluator",
+            correlation_id=job_id,
+            run_id=auto_run_id(adapter),
+            model=adapter,
+            code="cancelled",
+            reason="an operator stopped it",
+        )
+    )
+    done = await job_of(gw, headers, job_id, status="cancelled")
+    assert (done["stage"], done["error"]) == ("done", None)
+    events = (await gw.client.get(f"/v1/fine_tuning/jobs/{job_id}/events", headers=headers)).json()
+    assert events["data"][0]["message"] == "Job cancelled: evaluation cancelled: an operator stopped it"
 
 
 def progress(stage: str, done: int, total: int, what: str) -> dict[str, Any]:
