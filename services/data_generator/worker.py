@@ -16,13 +16,9 @@ a cancel that lands while the files are being stored still wins, because the run
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable
-from typing import TypeVar
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from skill_adapter.contracts import (
     SKILL_VERSIONS_BUCKET,
@@ -33,6 +29,7 @@ from skill_adapter.contracts import (
     Message,
 )
 from skill_adapter.runtime import ServiceRuntime
+from skill_adapter.runtime.cancels import DEFAULT_CANCEL_REASON, CancelWatch, CancelWatcher
 from skill_adapter.runtime.inbox import stage
 from skill_adapter.runtime.leases import LeasedWorker
 from skill_adapter.runtime.log import get_logger
@@ -53,45 +50,6 @@ log = get_logger(__name__)
 PRODUCER = "data-generator"
 MAX_ATTEMPTS = 3
 """Claims of one run before it is failed: a run that keeps killing its worker is not retried forever."""
-DEFAULT_CANCEL_REASON = "cancelled on request"
-
-T = TypeVar("T")
-
-
-class CancelWatch:
-    """The cancel request of the run a worker holds, and the generation it interrupts."""
-
-    def __init__(self, dataset_id: str) -> None:
-        self.dataset_id = dataset_id
-        self.requested = asyncio.Event()
-        self.reason = DEFAULT_CANCEL_REASON
-        self.poke = asyncio.Event()
-
-    def stop(self, reason: str) -> None:
-        self.reason = reason
-        self.requested.set()
-
-    def check(self) -> None:
-        """``RunCancelled`` once a cancel was read."""
-        if self.requested.is_set():
-            raise RunCancelled(self.reason)
-
-    async def interruptible(self, work: Awaitable[T]) -> T:
-        """``work``'s result, or ``RunCancelled`` as soon as a cancel is read (``work`` is then
-        cancelled: its requests in flight are abandoned)."""
-        task = asyncio.ensure_future(work)
-        cancelled = asyncio.ensure_future(self.requested.wait())
-        try:
-            await asyncio.wait({task, cancelled}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            cancelled.cancel()
-            if not task.done():
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        if task.done() and not task.cancelled():
-            return task.result()  # finished (or failed) first: that is the outcome
-        raise RunCancelled(self.reason)
 
 
 class Worker(LeasedWorker[DatasetRun, GenerateDataset]):
@@ -108,17 +66,16 @@ class Worker(LeasedWorker[DatasetRun, GenerateDataset]):
         self.runtime = runtime
         self.settings = settings
         self._last_progress = 0.0
-        self.watch: CancelWatch | None = None
+        self.cancels = CancelWatcher(runtime.sessions, RUNS, settings.datagen_poll_seconds, RunCancelled)
 
     def poke(self, dataset_id: str) -> None:
         """A cancel for ``dataset_id`` was recorded: read it now if that run is held here."""
-        if self.watch is not None and self.watch.dataset_id == dataset_id:
-            self.watch.poke.set()
+        self.cancels.poke(dataset_id)
 
     # -- one run -------------------------------------------------------------------------------
     async def execute(self, command: GenerateDataset, attempt: int) -> None:
         log.info("dataset run claimed", dataset=command.dataset_id, attempt=attempt)
-        reason = await self.cancel_requested(command.dataset_id)
+        reason = await self.cancels.reason(command.dataset_id)
         if reason is not None:  # cancelled while its last worker held it, which then died
             await self.cancelled(command, reason)
             return
@@ -130,7 +87,7 @@ class Worker(LeasedWorker[DatasetRun, GenerateDataset]):
                 ),
             )
             return
-        async with self.lease(command.dataset_id), self.watching(command.dataset_id) as watch:
+        async with self.lease(command.dataset_id), self.cancels.watching(command.dataset_id) as watch:
             event: Message
             try:
                 event = await self.generate(command, watch)
@@ -242,50 +199,6 @@ class Worker(LeasedWorker[DatasetRun, GenerateDataset]):
             log.warning("progress event not published", dataset=command.dataset_id, error=repr(exc))
 
     # -- cancelling ------------------------------------------------------------------------------
-    async def cancel_requested(self, dataset_id: str) -> str | None:
-        """The reason of the run's cancel request, or ``None`` when there is none."""
-        async with self.runtime.sessions() as session:
-            found = (
-                await session.execute(
-                    select(DatasetRun.cancel_requested_at, DatasetRun.reason).where(
-                        DatasetRun.dataset_id == dataset_id
-                    )
-                )
-            ).first()
-        if found is None or found[0] is None:
-            return None
-        return found[1] or DEFAULT_CANCEL_REASON
-
-    @contextlib.asynccontextmanager
-    async def watching(self, dataset_id: str) -> AsyncIterator[CancelWatch]:
-        """Read the run's cancel request every poll interval (at once when poked) while the block runs."""
-        watch = CancelWatch(dataset_id)
-
-        async def poll() -> None:
-            while True:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(watch.poke.wait(), self.settings.datagen_poll_seconds)
-                watch.poke.clear()
-                try:
-                    reason = await self.cancel_requested(dataset_id)
-                except Exception as exc:  # noqa: BLE001 - the database may be briefly away
-                    log.warning("cancel request not read; will retry", dataset=dataset_id, error=repr(exc))
-                    continue
-                if reason is not None:
-                    log.info("dataset run cancel read; stopping it", dataset=dataset_id, reason=reason)
-                    watch.stop(reason)
-                    return
-
-        self.watch = watch
-        task = asyncio.create_task(poll(), name=f"cancel-watch-{dataset_id}")
-        try:
-            yield watch
-        finally:
-            self.watch = None
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
     async def cancelled(
         self, command: GenerateDataset, reason: str, stats: DatasetStats | None = None
     ) -> None:

@@ -3,21 +3,20 @@
 Everything a person could have got wrong is checked before the first generation: the skill
 version exists, it has held-out prompts, the dataset is there with the digest it should have,
 the base model and the evaluated model are served. An inference failure half-way stops the run;
-what finished is reported, labelled partial. So does a cancel (``CancelWatch``): the generations
+what finished is reported, labelled partial. So does a cancel (``runtime.cancels.CancelWatch``): the generations
 in flight are abandoned and the run fails with code ``cancelled``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
 
 from skill_adapter.contracts import EVALUATIONS_BUCKET, EvaluationSummary, StartEvaluation
+from skill_adapter.runtime.cancels import CancelWatch
 from skill_adapter.runtime.log import get_logger
 from skill_adapter.runtime.objects import Objects
 from skill_adapter.skillspec.render import skill_system_prompt
@@ -41,46 +40,12 @@ Progress = Callable[[int, int], Awaitable[None]]
 
 CANCELLED = "cancelled"
 """The code of ``EvaluationFailed`` for a run stopped by ``CancelEvaluation``."""
-DEFAULT_CANCEL_REASON = "cancelled on request"
-
-T = TypeVar("T")
 
 
 class RunCancelled(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-class CancelWatch:
-    """The cancel request of the run a worker holds, and the evaluation it interrupts."""
-
-    def __init__(self, run_id: str) -> None:
-        self.run_id = run_id
-        self.requested = asyncio.Event()
-        self.reason = DEFAULT_CANCEL_REASON
-        self.poke = asyncio.Event()
-
-    def stop(self, reason: str) -> None:
-        self.reason = reason
-        self.requested.set()
-
-    async def interruptible(self, work: Awaitable[T]) -> T:
-        """``work``'s result, or ``RunCancelled`` as soon as a cancel is read (``work`` is then
-        cancelled: its requests in flight are abandoned)."""
-        task = asyncio.ensure_future(work)
-        cancelled = asyncio.ensure_future(self.requested.wait())
-        try:
-            await asyncio.wait({task, cancelled}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            cancelled.cancel()
-            if not task.done():
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        if task.done() and not task.cancelled():
-            return task.result()  # finished (or failed) first: that is the outcome
-        raise RunCancelled(self.reason)
 
 
 @dataclass(frozen=True)

@@ -16,14 +16,12 @@ as the reports are stored still wins.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from skill_adapter.contracts import (
@@ -37,11 +35,12 @@ from skill_adapter.contracts import (
     StartEvaluation,
 )
 from skill_adapter.runtime import ServiceRuntime
+from skill_adapter.runtime.cancels import CancelWatcher, cancel_reason
 from skill_adapter.runtime.inbox import stage
 from skill_adapter.runtime.leases import LeasedWorker
 from skill_adapter.runtime.log import get_logger
 
-from .evaluation import CANCELLED, DEFAULT_CANCEL_REASON, CancelWatch, Evaluation, Outcome
+from .evaluation import CANCELLED, Evaluation, Outcome, RunCancelled
 from .models import RUNS, EvaluationRun, KnownAdapter, Promotion
 from .settings import EvaluatorSettings
 
@@ -70,16 +69,15 @@ class Worker(LeasedWorker[EvaluationRun, StartEvaluation]):
         )
         self.runtime = runtime
         self.settings = settings
-        self.watch: CancelWatch | None = None
+        self.cancels = CancelWatcher(runtime.sessions, RUNS, settings.eval_poll_seconds, RunCancelled)
 
     def poke(self, run_id: str) -> None:
         """A cancel for ``run_id`` was recorded: read it now if that run is held here."""
-        if self.watch is not None and self.watch.run_id == run_id:
-            self.watch.poke.set()
+        self.cancels.poke(run_id)
 
     async def execute(self, command: StartEvaluation, attempt: int) -> None:
         log.info("evaluation claimed", run=command.run_id, model=command.model, attempt=attempt)
-        reason = await self.cancel_requested(command.run_id)
+        reason = await self.cancels.reason(command.run_id)
         if reason is not None:  # cancelled while its last worker held it, which then died
             outcome = Outcome(summary=None, code=CANCELLED, reason=reason)
         elif attempt > MAX_ATTEMPTS:
@@ -89,7 +87,7 @@ class Worker(LeasedWorker[EvaluationRun, StartEvaluation]):
                 reason=f"the run was claimed {MAX_ATTEMPTS} times without finishing",
             )
         else:
-            async with self.lease(command.run_id), self.watching(command.run_id) as watch:
+            async with self.lease(command.run_id), self.cancels.watching(command.run_id) as watch:
                 adapter = await self.known_adapter(command.model)
                 incumbent = await self.incumbent(command.skill_name)
                 evaluation = Evaluation(
@@ -224,51 +222,6 @@ class Worker(LeasedWorker[EvaluationRun, StartEvaluation]):
             ]
         return True, []
 
-    # -- cancelling ------------------------------------------------------------------------------
-    async def cancel_requested(self, run_id: str, session: AsyncSession | None = None) -> str | None:
-        """The reason of the run's cancel request, or ``None`` when there is none."""
-        query = select(EvaluationRun.cancel_requested_at, EvaluationRun.reason).where(
-            EvaluationRun.run_id == run_id
-        )
-        if session is not None:
-            found = (await session.execute(query)).first()
-        else:
-            async with self.runtime.sessions() as own:
-                found = (await own.execute(query)).first()
-        if found is None or found[0] is None:
-            return None
-        return found[1] or DEFAULT_CANCEL_REASON
-
-    @contextlib.asynccontextmanager
-    async def watching(self, run_id: str) -> AsyncIterator[CancelWatch]:
-        """Read the run's cancel request every poll interval (at once when poked) while the block runs."""
-        watch = CancelWatch(run_id)
-
-        async def poll() -> None:
-            while True:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(watch.poke.wait(), self.settings.eval_poll_seconds)
-                watch.poke.clear()
-                try:
-                    reason = await self.cancel_requested(run_id)
-                except Exception as exc:  # noqa: BLE001 - the database may be briefly away
-                    log.warning("cancel request not read; will retry", run=run_id, error=repr(exc))
-                    continue
-                if reason is not None:
-                    log.info("evaluation cancel read; stopping it", run=run_id, reason=reason)
-                    watch.stop(reason)
-                    return
-
-        self.watch = watch
-        task = asyncio.create_task(poll(), name=f"cancel-watch-{run_id}")
-        try:
-            yield watch
-        finally:
-            self.watch = None
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
     # -- the end -------------------------------------------------------------------------------
     async def finish(self, command: StartEvaluation, outcome: Outcome) -> None:
         """End the run with ``outcome``; a cancel recorded before that wins (the run ends cancelled,
@@ -299,7 +252,7 @@ class Worker(LeasedWorker[EvaluationRun, StartEvaluation]):
                 )
             )
             if ended.rowcount != 1:
-                if not is_cancel and (reason := await self.cancel_requested(command.run_id, session)):
+                if not is_cancel and (reason := await cancel_reason(session, RUNS, command.run_id)):
                     return reason
                 log.warning("run no longer ours; outcome dropped", run=command.run_id)
                 return None
