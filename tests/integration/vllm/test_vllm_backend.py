@@ -129,8 +129,11 @@ async def test_vllm_refusals_are_4xx_in_the_openai_envelope(
 
 
 async def running(vllm_server: VllmServer) -> float:
-    """Requests vLLM is generating right now (its Prometheus gauge)."""
-    async with httpx.AsyncClient() as http:
+    """Requests vLLM is generating right now (its Prometheus gauge).
+
+    The timeout is generous: while vLLM generates on both of a small machine's cores, its API
+    server can take longer than httpx's default 5 s to accept a connection (seen in CI)."""
+    async with httpx.AsyncClient(timeout=60.0) as http:
         metrics = (await http.get(f"{vllm_server.origin}/metrics")).text
     found = re.search(r"^vllm:num_requests_running\{[^}]*\} (\S+)$", metrics, re.M)
     assert found, "vLLM's metrics have no num_requests_running"
