@@ -363,41 +363,52 @@ class Pipeline:
 
     # -- GRPO --------------------------------------------------------------------------------
     async def grpo_probe(self, train: Sequence[SampleRecord]) -> tuple[list[GrpoRecord], int, int]:
-        """Sample probed prompts k times; keep those whose rewards differ (GRPO learns only there)."""
+        """Sample probed prompts k times; keep those whose rewards differ (GRPO learns only there).
+
+        The prompts are probed ``datagen_concurrency`` at a time (a batching backend serves them
+        together); each has its own seed, so the outcome does not depend on the order."""
         limit = self.command.grpo_probe_prompts
         if limit is None:
             limit = self.settings.datagen_grpo_probe_prompts
         if limit == 0 or not train:
             return [], 0, 0
         probed = train[:limit]
+        gate = asyncio.Semaphore(self.settings.datagen_concurrency)
+        finished = 0
+        await self.progress("grpo_probe", 0, len(probed), 0)
+
+        async def rewards_of(sample: SampleRecord) -> list[float]:
+            nonlocal finished
+            prompt = Prompt(id=sample.prompt_id, text=sample.messages[-2].content, source="template")
+            async with gate:
+                result = await self.base.chat(
+                    self.sampler.base_model,
+                    self.sampler.messages(prompt),
+                    n=self.settings.datagen_grpo_probe_samples,
+                    temperature=1.0,
+                    seed=derived_seed(self.command.seed, sample.prompt_id, "grpo"),
+                    max_tokens=self.sampler.max_tokens,
+                )
+            finished += 1
+            await self.progress("grpo_probe", finished, len(probed), 0)
+            return [check_deterministic(self.skill.rubric, prompt, c.text).score for c in result.choices]
+
         records: list[GrpoRecord] = []
         zero = 0
-        for index, sample in enumerate(probed):
-            await self.progress("grpo_probe", index, len(probed), 0)
-            prompt = Prompt(id=sample.prompt_id, text=sample.messages[-2].content, source="template")
-            result = await self.base.chat(
-                self.sampler.base_model,
-                self.sampler.messages(prompt),
-                n=self.settings.datagen_grpo_probe_samples,
-                temperature=1.0,
-                seed=derived_seed(self.command.seed, sample.prompt_id, "grpo"),
-                max_tokens=self.sampler.max_tokens,
-            )
-            rewards = [check_deterministic(self.skill.rubric, prompt, c.text).score for c in result.choices]
+        for sample, rewards in zip(probed, await asyncio.gather(*map(rewards_of, probed)), strict=True):
             spread = pstdev(rewards) if len(rewards) > 1 else 0.0
             if spread <= 1e-9:
                 zero += 1
                 continue
             records.append(
                 GrpoRecord(
-                    prompt=[ChatMessage(role="user", content=prompt.text)],
+                    prompt=[ChatMessage(role="user", content=sample.messages[-2].content)],
                     prompt_id=sample.prompt_id,
                     eval_id=sample.eval_id,
                     reward_mean=round(fmean(rewards), 6),
                     reward_std=round(spread, 6),
                 )
             )
-        await self.progress("grpo_probe", len(probed), len(probed), 0)
         return records, len(probed), zero
 
     # -- statistics ----------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from skill_adapter.contracts import GenerateDataset
@@ -312,3 +314,39 @@ async def test_guided_commit_messages_ask_for_the_whole_grammar_and_fall_back_to
         assert sum("grammar" in s for s in sent) <= settings().datagen_concurrency * retries
         assert sent[-1] == {"regex": constraint.regex}
         assert guided.grammar_refused and "grammar not supported" in guided.grammar_refused
+
+
+async def test_the_grpo_probe_keeps_the_same_prompts_however_many_run_at_once() -> None:
+    """The probe sends ``datagen_concurrency`` prompts at a time; each has its own seed, so the
+    prompts kept for GRPO and the zero-variance share do not depend on that number."""
+    skill = load_example("json-reply")
+
+    class SometimesCompliant(FakeOpenAI):
+        """Unconstrained replies comply for some seeds: some probed prompts vary, some do not."""
+
+        def reply(self, body: dict[str, Any], question: str, seed: int) -> str:
+            if body.get("temperature") == 1.0 and seed % 11 == 0:
+                return super().reply({**body, "response_format": {}}, question, seed)
+            return super().reply(body, question, seed)
+
+    outcomes = []
+    for concurrency in (1, 3):
+        dataset = await Pipeline(
+            settings(datagen_concurrency=concurrency, datagen_grpo_probe_prompts=6),
+            command(),
+            skill,
+            sampler(skill, SometimesCompliant()),
+            None,
+            Events(),
+        ).run()
+        outcomes.append(
+            (
+                [s.prompt_id for s in dataset.train],
+                [(g.prompt_id, g.reward_mean, g.reward_std) for g in dataset.grpo],
+                dataset.stats.grpo_probed,
+                dataset.stats.grpo_zero_variance_share,
+            )
+        )
+    kept, probed, zero_share = outcomes[0][1], outcomes[0][2], outcomes[0][3]
+    assert probed == 6 and kept and zero_share is not None and 0 < zero_share < 1  # both kinds probed
+    assert outcomes[0] == outcomes[1]
