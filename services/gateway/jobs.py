@@ -543,7 +543,10 @@ class JobRepository:
         )
 
     def evaluation_progress(self, row: JobRow, event: EvaluationProgress) -> None:
-        message = f"Evaluating: {event.done}/{event.total} replies graded"
+        if event.stage == "queued":  # the evaluator recorded the run; its size is not known yet
+            message = "Evaluation queued"
+        else:
+            message = f"Evaluating: {event.done}/{event.total} replies graded"
         self._progress(row, JobStage.EVALUATING, event.done, event.total, message, None)
 
     def evaluated(self, row: JobRow, event: EvaluationCompleted) -> None:

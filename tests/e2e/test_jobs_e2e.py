@@ -25,10 +25,10 @@ import re
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import nats
 import openai
@@ -49,6 +49,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(600)]
 SMALL = {"max_steps": 2, "batch_size": 2, "micro_batch_size": 2, "lora_r": 8}
 SAMPLES = 2
 TERMINAL = ("succeeded", "failed", "cancelled")
+T = TypeVar("T")
 READY_CONSUMERS = (
     "skill_parser_ingest",
     "gateway_jobs_dataset_generated",
@@ -188,6 +189,27 @@ async def explain(stack: Stack, client: openai.AsyncOpenAI, job_id: str) -> str:
     return "\n".join(await history(client, job_id)) + "\n--- up's log ---\n" + stack.log_tail()
 
 
+async def while_running(
+    stack: Stack,
+    client: openai.AsyncOpenAI,
+    job_id: str,
+    ready: Callable[[Any], Awaitable[T | None]],
+    *,
+    what: str,
+    interval: float,
+    timeout: float = 240,
+) -> T:
+    """The first answer of ``ready(job)`` that is not ``None``, asked as the job runs; a job that
+    ends first fails the test with its history and the services' logs."""
+
+    async def check() -> T | None:
+        current = await client.fine_tuning.jobs.retrieve(job_id)
+        assert current.status not in TERMINAL, await explain(stack, client, job_id)
+        return await ready(current)
+
+    return await eventually(check, timeout=timeout, interval=interval, what=what)
+
+
 async def finished(stack: Stack, client: openai.AsyncOpenAI, job_id: str, timeout: float = 300) -> Any:
     async def done() -> Any:
         job = await client.fine_tuning.jobs.retrieve(job_id)
@@ -282,13 +304,11 @@ async def test_a_job_cancelled_while_training_stops_training(stack: Stack) -> No
         extra_body={"samples": SAMPLES},
     )
 
-    async def training() -> Any:
-        current = await client.fine_tuning.jobs.retrieve(job.id)
-        assert current.status not in TERMINAL, await explain(stack, client, job.id)
+    async def training(current: Any) -> Any:
         progress = current.progress
         return current if current.stage == "training" and progress and progress["done"] >= 1 else None
 
-    await eventually(training, timeout=240, interval=0.5, what="the job to be training")
+    await while_running(stack, client, job.id, training, interval=0.5, what="the job to be training")
     cancelled = await client.fine_tuning.jobs.cancel(job.id)
     assert cancelled.status == "cancelled"
 
@@ -316,13 +336,11 @@ async def test_a_trainer_killed_mid_job_is_restarted_and_the_job_resumes_and_suc
         extra_body={"samples": SAMPLES},
     )
 
-    async def checkpointed() -> Any:
-        current = await client.fine_tuning.jobs.retrieve(job.id)
-        assert current.status not in TERMINAL, await explain(stack, client, job.id)
+    async def checkpointed(_: Any) -> Any:
         listed = await client.fine_tuning.jobs.checkpoints.list(job.id)
         return listed.data[0] if listed.data else None
 
-    checkpoint = await eventually(checkpointed, timeout=240, interval=0.2, what="a checkpoint")
+    checkpoint = await while_running(stack, client, job.id, checkpointed, interval=0.2, what="a checkpoint")
     trainer = stack.run_file()["services"]["trainer"]
     os.kill(trainer, signal.SIGKILL)
 

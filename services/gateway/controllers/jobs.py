@@ -14,7 +14,7 @@ from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 from litestar.response import Stream
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from skill_adapter.contracts import JobStatus
+from skill_adapter.contracts import JobStatus, Message
 from skill_adapter.contracts.jobs import (
     FineTuningJob,
     FineTuningJobCheckpointList,
@@ -46,6 +46,16 @@ IdempotencyKey = Annotated[
         description="A retried POST with the same key (and API key) returns the job it created.",
     ),
 ]
+
+
+async def _commit_and_send(session: AsyncSession, runtime: ServiceRuntime, command: Message | None) -> None:
+    """Commit the job's change with ``command`` staged in the outbox, then send it: now, or by the
+    outbox's sweep if NATS is away (the change and its command are never parted)."""
+    staged = stage(session, command) if command is not None else None
+    await session.flush()
+    await session.commit()
+    if staged is not None:
+        await runtime.outbox.publish([staged.id])
 
 
 class JobNotFound(ApiError):
@@ -208,12 +218,7 @@ class FineTuningJobController(Controller):
         row = await _job(jobs, fine_tuning_job_id)
         if JobStatus(row.status).is_terminal:
             raise JobFinished(f"The job has already {row.status}.", param="fine_tuning_job_id")
-        command = jobs.cancel(row)
-        staged = stage(db_session, command) if command is not None else None
-        await db_session.flush()
-        await db_session.commit()
-        if staged is not None:  # committed with the job: sent now, or by the outbox's sweep later
-            await runtime.outbox.publish([staged.id])
+        await _commit_and_send(db_session, runtime, jobs.cancel(row))
         return to_api(row)
 
     async def _training_job(self, jobs: JobRepository, job_id: str, action: str) -> JobRow:
@@ -243,9 +248,7 @@ class FineTuningJobController(Controller):
         row = await self._training_job(jobs, fine_tuning_job_id, "pause")
         if row.status == JobStatus.PAUSED.value:
             raise JobFinished("The job is already paused.", param="fine_tuning_job_id")
-        command = jobs.pause(row)
-        await db_session.commit()
-        await runtime.publisher.publish(command)
+        await _commit_and_send(db_session, runtime, jobs.pause(row))
         return to_api(row)
 
     @post(
@@ -266,9 +269,7 @@ class FineTuningJobController(Controller):
         row = await self._training_job(jobs, fine_tuning_job_id, "resume")
         if row.status != JobStatus.PAUSED.value:
             raise JobFinished("The job is not paused.", param="fine_tuning_job_id")
-        command = jobs.resume(row)
-        await db_session.commit()
-        await runtime.publisher.publish(command)
+        await _commit_and_send(db_session, runtime, jobs.resume(row))
         return to_api(row)
 
     @get(

@@ -33,6 +33,7 @@ from skill_adapter.contracts import (
     DatasetProgress,
     EvaluationCompleted,
     EvaluationFailed,
+    EvaluationProgress,
     GenerateDataset,
     JobCancelled,
     JobCheckpointed,
@@ -114,6 +115,39 @@ async def a_skill(gw: Gateway, name: str) -> str:
     await gw.publish(event)
     await gw.wait_for(f"/v1/skills/{name}", await gw.auth("skills:read"), "the skill")
     return event.skill_version
+
+
+async def a_job(
+    gw: Gateway, nc: Client, headers: dict[str, str], name: str, version: str | None = None
+) -> tuple[dict[str, Any], GenerateDataset]:
+    """A new job of skill ``name`` (at ``version``, else its latest) and the data generator's command for it."""
+    training_file = f"skill:{name}@{version}" if version else f"skill:{name}"
+    async with Commands(nc, GenerateDataset) as generate:
+        job = (
+            await gw.client.post(
+                "/v1/fine_tuning/jobs", headers=headers, json={"model": BASE, "training_file": training_file}
+            )
+        ).json()
+        command = await generate.for_job(job["id"])
+    return job, command
+
+
+def dataset_generated(
+    job_id: str, command: GenerateDataset, *, num_train: int = 1, num_heldout: int = 0, **envelope: Any
+) -> DatasetGenerated:
+    """The data generator's answer to ``command``: its dataset is ready."""
+    return DatasetGenerated(
+        **{"producer": "t", **envelope},
+        correlation_id=job_id,
+        dataset_id=command.dataset_id,
+        skill_name=command.skill_name,
+        skill_version=command.skill_version,
+        object_name="m.json",
+        digest=DIGEST,
+        num_train=num_train,
+        num_validation=0,
+        num_heldout=num_heldout,
+    )
 
 
 async def test_a_job_goes_from_data_to_a_promoted_adapter(gw: Gateway, nc: Client, unique: str) -> None:
@@ -313,15 +347,7 @@ async def test_a_failed_generation_fails_the_job_with_its_reason(
     headers = await gw.auth("jobs:write")
     name = f"json-{unique}"
     await a_skill(gw, name)
-    async with Commands(nc, GenerateDataset) as generate:
-        job = (
-            await gw.client.post(
-                "/v1/fine_tuning/jobs",
-                headers=headers,
-                json={"model": BASE, "training_file": f"skill:{name}"},
-            )
-        ).json()
-        command = await generate.for_job(job["id"])
+    job, command = await a_job(gw, nc, headers, name)
     assert command.grpo_probe_prompts is None  # sft+grpo: the generator's own number
     await gw.publish(
         DatasetFailed(
@@ -347,21 +373,13 @@ async def test_cancelling_while_generating_data_tells_the_data_generator_and_its
 ) -> None:
     headers = await gw.auth("jobs:write", "jobs:read")
     name = f"json-{unique}"
-    version = await a_skill(gw, name)
+    await a_skill(gw, name)
     async with (
-        Commands(nc, GenerateDataset) as generate,
         Commands(nc, CancelDataset) as cancels,
         Commands(nc, CancelJob) as trainer_cancels,
         Commands(nc, StartJob) as starts,
     ):
-        job = (
-            await gw.client.post(
-                "/v1/fine_tuning/jobs",
-                headers=headers,
-                json={"model": BASE, "training_file": f"skill:{name}"},
-            )
-        ).json()
-        command = await generate.for_job(job["id"])
+        job, command = await a_job(gw, nc, headers, name)
         await gw.publish(
             DatasetProgress(
                 producer="t",
@@ -395,20 +413,7 @@ async def test_cancelling_while_generating_data_tells_the_data_generator_and_its
                 code="cancelled",
             )
         )
-        await gw.publish(
-            DatasetGenerated(
-                producer="data-generator",
-                correlation_id=job["id"],
-                dataset_id=command.dataset_id,
-                skill_name=name,
-                skill_version=version,
-                object_name=f"{command.dataset_id}/manifest.json",
-                digest=DIGEST,
-                num_train=1,
-                num_validation=0,
-                num_heldout=0,
-            )
-        )
+        await gw.publish(dataset_generated(job["id"], command, producer="data-generator"))
 
         async def stopped() -> list[str] | None:
             events = (await gw.client.get(f"/v1/fine_tuning/jobs/{job['id']}/events", headers=headers)).json()
@@ -429,15 +434,7 @@ async def test_a_generation_cancelled_at_the_data_generator_cancels_the_job(
     headers = await gw.auth("jobs:write", "jobs:read")
     name = f"json-{unique}"
     await a_skill(gw, name)
-    async with Commands(nc, GenerateDataset) as generate:
-        job = (
-            await gw.client.post(
-                "/v1/fine_tuning/jobs",
-                headers=headers,
-                json={"model": BASE, "training_file": f"skill:{name}"},
-            )
-        ).json()
-        command = await generate.for_job(job["id"])
+    job, command = await a_job(gw, nc, headers, name)
     await gw.publish(
         DatasetFailed(
             producer="data-generator",
@@ -461,15 +458,7 @@ async def test_progress_reports_arriving_late_or_repeated_change_nothing(
     headers = await gw.auth("jobs:write")
     name = f"json-{unique}"
     version = await a_skill(gw, name)
-    async with Commands(nc, GenerateDataset) as generate:
-        job = (
-            await gw.client.post(
-                "/v1/fine_tuning/jobs",
-                headers=headers,
-                json={"model": BASE, "training_file": f"skill:{name}@{version}"},
-            )
-        ).json()
-        command = await generate.for_job(job["id"])
+    job, command = await a_job(gw, nc, headers, name, version)
 
     def generated(accepted: int) -> DatasetProgress:
         return DatasetProgress(
@@ -487,20 +476,7 @@ async def test_progress_reports_arriving_late_or_repeated_change_nothing(
     await job_of(
         gw, headers, job["id"], progress=progress("generating_data", 2, 2, "generating 2/2, 4 verified")
     )
-    await gw.publish(
-        DatasetGenerated(
-            producer="t",
-            correlation_id=job["id"],
-            dataset_id=command.dataset_id,
-            skill_name=name,
-            skill_version=version,
-            object_name="m.json",
-            digest=DIGEST,
-            num_train=2,
-            num_validation=0,
-            num_heldout=1,
-        )
-    )
+    await gw.publish(dataset_generated(job["id"], command, num_train=2, num_heldout=1))
     await job_of(gw, headers, job["id"], stage="training")
     await gw.publish(generated(5))  # sent before the dataset was ready
     await handled(nc, "DATASETS", "gateway_jobs_dataset_progress")
@@ -533,30 +509,8 @@ async def test_progress_reports_arriving_late_or_repeated_change_nothing(
 
 async def an_evaluated_job(gw: Gateway, nc: Client, headers: dict[str, str], name: str) -> tuple[str, str]:
     """A job of skill ``name`` whose adapter is being evaluated: ``(job id, adapter id)``."""
-    version = await a_skill(gw, name)
-    async with Commands(nc, GenerateDataset) as generate:
-        job = (
-            await gw.client.post(
-                "/v1/fine_tuning/jobs",
-                headers=headers,
-                json={"model": BASE, "training_file": f"skill:{name}@{version}"},
-            )
-        ).json()
-        command = await generate.for_job(job["id"])
-    await gw.publish(
-        DatasetGenerated(
-            producer="t",
-            correlation_id=job["id"],
-            dataset_id=command.dataset_id,
-            skill_name=name,
-            skill_version=version,
-            object_name="m.json",
-            digest=DIGEST,
-            num_train=1,
-            num_validation=0,
-            num_heldout=0,
-        )
-    )
+    job, command = await a_job(gw, nc, headers, name, await a_skill(gw, name))
+    await gw.publish(dataset_generated(job["id"], command))
     await job_of(gw, headers, job["id"], stage="training")
     adapter = f"ft:{BASE}:{name}:{job['id']}"
     await gw.publish(
@@ -571,6 +525,33 @@ async def an_evaluated_job(gw: Gateway, nc: Client, headers: dict[str, str], nam
     )
     await job_of(gw, headers, job["id"], stage="evaluating")
     return job["id"], adapter
+
+
+async def test_evaluation_progress_shows_in_the_history_without_an_empty_count(
+    gw: Gateway, nc: Client, unique: str
+) -> None:
+    headers = await gw.auth("jobs:write", "jobs:read")
+    job_id, adapter = await an_evaluated_job(gw, nc, headers, f"json-{unique}")
+    run = {
+        "producer": "evaluator",
+        "correlation_id": job_id,
+        "run_id": auto_run_id(adapter),
+        "model": adapter,
+    }
+    await gw.publish(EvaluationProgress(**run, stage="queued", done=0, total=0))
+    await handled(nc, "EVALUATION", "gateway_jobs_evaluation_progress")
+    queued = (await gw.client.get(f"/v1/fine_tuning/jobs/{job_id}", headers=headers)).json()
+    assert queued["progress"] == {
+        "stage": "evaluating",
+        "done": 0,
+        "total": 0,
+        "message": "Evaluation queued",
+    }
+    await gw.publish(EvaluationProgress(**run, stage="generating", done=9, total=9))
+    await job_of(gw, headers, job_id, progress=progress("evaluating", 9, 9, "Evaluating: 9/9 replies graded"))
+    events = (await gw.client.get(f"/v1/fine_tuning/jobs/{job_id}/events", headers=headers)).json()
+    messages = [e["message"] for e in reversed(events["data"])]
+    assert messages[-2:] == ["Evaluation queued", "Evaluating: 9/9 replies graded"], messages
 
 
 async def test_cancelling_while_evaluating_tells_the_evaluator_and_a_late_result_changes_nothing(
@@ -675,30 +656,9 @@ async def test_cancelling_a_training_job_tells_the_trainer_and_later_events_chan
 ) -> None:
     headers = await gw.auth("jobs:write")
     name = f"json-{unique}"
-    version = await a_skill(gw, name)
-    async with Commands(nc, GenerateDataset) as generate, Commands(nc, CancelJob) as cancels:
-        job = (
-            await gw.client.post(
-                "/v1/fine_tuning/jobs",
-                headers=headers,
-                json={"model": BASE, "training_file": f"skill:{name}@{version}"},
-            )
-        ).json()
-        command = await generate.for_job(job["id"])
-        await gw.publish(
-            DatasetGenerated(
-                producer="t",
-                correlation_id=job["id"],
-                dataset_id=command.dataset_id,
-                skill_name=name,
-                skill_version=version,
-                object_name="m.json",
-                digest=DIGEST,
-                num_train=1,
-                num_validation=0,
-                num_heldout=0,
-            )
-        )
+    job, command = await a_job(gw, nc, headers, name, await a_skill(gw, name))
+    async with Commands(nc, CancelJob) as cancels:
+        await gw.publish(dataset_generated(job["id"], command))
         await job_of(gw, headers, job["id"], stage="training")
         cancelled = await gw.client.post(f"/v1/fine_tuning/jobs/{job['id']}/cancel", headers=headers)
         assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
@@ -922,15 +882,7 @@ async def test_the_events_stream_live_until_the_job_ends(
     headers = await gw.auth("jobs:write")
     name = f"json-{unique}"
     await a_skill(gw, name)
-    async with Commands(nc, GenerateDataset) as generate:
-        job = (
-            await gw.client.post(
-                "/v1/fine_tuning/jobs",
-                headers=headers,
-                json={"model": BASE, "training_file": f"skill:{name}"},
-            )
-        ).json()
-        command = await generate.for_job(job["id"])
+    job, command = await a_job(gw, nc, headers, name)
 
     failure = DatasetFailed(
         producer="t",
