@@ -217,12 +217,30 @@ async def measure(
             "reached_target": bool(full["ok"] and full.get("train", 0) >= wanted),
             "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
+        results[name]["seconds_for_200_training_samples_estimated"] = estimated_for_target(results[name])
         done(results)
     return results
 
 
-def earlier_results(path: Path, template_sha256: str, skills: list[str]) -> dict[str, Any]:
-    """Other skills' figures from an earlier run in ``path`` on the same model, if any."""
+def estimated_for_target(figures: dict[str, Any]) -> float | None:
+    """Seconds for a ``TARGET_SAMPLES`` training set, scaled linearly from a smaller run that
+    succeeded (an upper bound: the GRPO probe in it has a fixed size); measured runs say ``None``."""
+    wanted, seconds = figures.get("training_samples_requested"), figures.get("seconds_for_the_training_set")
+    if not wanted or seconds is None or wanted >= TARGET_SAMPLES:
+        return None
+    return round(seconds * TARGET_SAMPLES / wanted, 1)
+
+
+def earlier_results(
+    path: Path,
+    template_sha256: str,
+    skills: list[str],
+    *,
+    measured: Callable[[dict[str, Any]], bool] = lambda figures: True,
+    carried: tuple[str, ...] = ("measured_at",),
+) -> dict[str, Any]:
+    """Other skills' figures from an earlier run in ``path`` on the same model, if any: those
+    that ``measured`` accepts, each given the report's ``carried`` keys it lacks (its date...)."""
     if set(skills) == set(SKILLS) or not path.exists():
         return {}
     try:
@@ -231,9 +249,14 @@ def earlier_results(path: Path, template_sha256: str, skills: list[str]) -> dict
         return {}
     if report.get("model", {}).get("chat_template_sha256") != template_sha256:
         return {}
-    kept = {name: figures for name, figures in report.get("skills", {}).items() if name not in skills}
+    kept = {
+        name: figures
+        for name, figures in report.get("skills", {}).items()
+        if name not in skills and measured(figures)
+    }
     for figures in kept.values():
-        figures.setdefault("measured_at", report.get("measured_at"))
+        for key in carried:
+            figures.setdefault(key, report.get(key))
     return kept
 
 

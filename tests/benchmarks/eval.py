@@ -26,7 +26,9 @@ Recorded per skill: each arm's overall, greedy, sampled and per-criterion pass r
 Wilson intervals, lift and internalization, the regression checks (near-miss content, general
 set), the gate's decision and reasons, a few replies, wall times, load averages. Writes the JSON
 file and a PNG chart (per skill: the arms' overall pass rates and per-criterion pass rates with
-interval bars) next to it.
+interval bars) next to it. A run of some skills (``--skill``) keeps the other skills' figures
+from the file when they were measured on the same model, each with its own date and settings
+(``measured_separately`` lists them).
 
 Smoke runs (never into ``tests/benchmarks/results``): ``--datasets-dir DIR`` reads datasets from
 ``DIR/<skill>/``, ``--cache-dir DIR`` keeps adapters in ``DIR`` instead, ``--sft-steps N`` /
@@ -81,7 +83,7 @@ from skill_adapter.skillspec.bundle import from_directory, to_zip
 from skill_adapter.skillspec.version import sha256
 from skill_adapter.trainer.artifacts import adapter_id_for, adapter_object, sha256_file
 
-from .datagen import DATASETS_DIR, SKILLS
+from .datagen import DATASETS_DIR, SKILLS, earlier_results
 from .serve import CACHE_DIR, Gateway, machine
 from .train import ADAPTER_RECIPE, ADAPTERS_DIR, TimedHooks, adapter_recipe, keep_adapter
 
@@ -587,7 +589,15 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     print(f"resolving SmolLM2 in {CACHE_DIR} (converted once)", flush=True)
     info = ModelStore(CACHE_DIR).resolve(DEFAULT_MODEL)
-    skills: dict[str, Any] = {}
+    names = args.skill or list(SKILLS)
+    skills: dict[str, Any] = earlier_results(
+        args.output,
+        info.chat_template_sha256,
+        names,
+        measured=lambda figures: "arms" in figures,  # a skill skipped for want of a dataset is not kept
+        carried=("measured_at", "settings"),
+    )
+    measured_separately = sorted(skills)
     report: dict[str, Any] = {
         "benchmark": "eval",
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -608,6 +618,7 @@ def main(argv: list[str] | None = None) -> int:
             "datasets_dir": str(args.datasets_dir),
             "adapters_dir": str(args.cache_dir),
         },
+        "measured_separately": measured_separately,
         "skills": skills,
     }
 
@@ -620,7 +631,6 @@ def main(argv: list[str] | None = None) -> int:
         chart(skills, args.output.with_suffix(".png"))
         print(f"wrote {args.output} and {args.output.with_suffix('.png')}", flush=True)
 
-    names = args.skill or list(SKILLS)
     prepared: list[Prepared] = []
     print(f"stage 1-2: datasets and adapters ({', '.join(names)})", flush=True)
     for name in names:
