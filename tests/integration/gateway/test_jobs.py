@@ -150,6 +150,19 @@ def dataset_generated(
     )
 
 
+async def history_once(
+    gw: Gateway, headers: dict[str, str], job_id: str, newest: str, *, what: str
+) -> list[str]:
+    """The job's history, newest first, once its newest line starts with ``newest``."""
+
+    async def arrived() -> list[str] | None:
+        events = (await gw.client.get(f"/v1/fine_tuning/jobs/{job_id}/events", headers=headers)).json()
+        messages = [e["message"] for e in events["data"]]
+        return messages if messages[0].startswith(newest) else None
+
+    return await eventually(arrived, what=what)
+
+
 async def test_a_job_goes_from_data_to_a_promoted_adapter(gw: Gateway, nc: Client, unique: str) -> None:
     headers = await gw.auth("jobs:write", "jobs:read")
     name = f"json-{unique}"
@@ -415,12 +428,13 @@ async def test_cancelling_while_generating_data_tells_the_data_generator_and_its
         )
         await gw.publish(dataset_generated(job["id"], command, producer="data-generator"))
 
-        async def stopped() -> list[str] | None:
-            events = (await gw.client.get(f"/v1/fine_tuning/jobs/{job['id']}/events", headers=headers)).json()
-            messages = [e["message"] for e in events["data"]]
-            return messages if messages[0].startswith("Data generation stopped") else None
-
-        messages = await eventually(stopped, what="the data generator's answer in the job's history")
+        messages = await history_once(
+            gw,
+            headers,
+            job["id"],
+            "Data generation stopped",
+            what="the data generator's answer in the job's history",
+        )
         assert messages[1] == "Job cancelled: cancelled on request"
         await asyncio.sleep(0.5)
         assert starts.seen == [] and trainer_cancels.seen == [] and len(cancels.seen) == 1
@@ -586,12 +600,9 @@ async def test_cancelling_while_evaluating_tells_the_evaluator_and_a_late_result
         )
     )
 
-    async def stopped() -> list[str] | None:
-        events = (await gw.client.get(f"/v1/fine_tuning/jobs/{job_id}/events", headers=headers)).json()
-        messages = [e["message"] for e in events["data"]]
-        return messages if messages[0].startswith("Evaluation stopped") else None
-
-    messages = await eventually(stopped, what="the evaluator's answer in the job's history")
+    messages = await history_once(
+        gw, headers, job_id, "Evaluation stopped", what="the evaluator's answer in the job's history"
+    )
     assert messages[1] == "Job cancelled: cancelled on request"
     await gw.publish(
         EvaluationCompleted(
@@ -668,12 +679,9 @@ async def test_cancelling_a_training_job_tells_the_trainer_and_later_events_chan
         JobCancelled(producer="t", correlation_id=job["id"], job_id=job["id"], reason=told.reason)
     )
 
-    async def stopped() -> list[str] | None:
-        events = (await gw.client.get(f"/v1/fine_tuning/jobs/{job['id']}/events", headers=headers)).json()
-        messages = [e["message"] for e in events["data"]]
-        return messages if messages[0].startswith("Training stopped") else None
-
-    messages = await eventually(stopped, what="the trainer's confirmation in the job's history")
+    messages = await history_once(
+        gw, headers, job["id"], "Training stopped", what="the trainer's confirmation in the job's history"
+    )
     assert messages[1] == "Job cancelled: cancelled on request"
     await gw.publish(
         JobSucceeded(
