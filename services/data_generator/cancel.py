@@ -8,6 +8,8 @@ cancelled failure instead of being started.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from skill_adapter.contracts import CancelDataset, DatasetFailed, GenerateDataset
@@ -32,8 +34,11 @@ def cancelled_event(run: GenerateDataset, reason: str, cause: str | None) -> Dat
 CANCELS = RunCancels(RUNS, GenerateDataset, cancelled_event)
 
 
-async def cancel(session: AsyncSession, command: CancelDataset) -> CancelEffect[DatasetFailed]:
-    return await CANCELS.cancel(session, command.dataset_id, command.reason, command.event_id)
+async def cancel(
+    session: AsyncSession, command: CancelDataset, poke: Callable[[str], None] | None = None
+) -> CancelEffect[DatasetFailed]:
+    """``RunCancels.cancel`` for ``command``; ``poke``: the local worker's, called after the commit."""
+    return await CANCELS.cancel(session, command.dataset_id, command.reason, command.event_id, poke)
 
 
 async def cancelled_before(session: AsyncSession, command: GenerateDataset) -> DatasetFailed | None:

@@ -5,9 +5,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
-
-from sqlalchemy import event as orm_event
 
 from skill_adapter.contracts import CancelDataset, DatasetFailed, DatasetProgress, GenerateDataset
 from skill_adapter.runtime import HandlerContext, Migrations, Service, ServiceRuntime
@@ -59,14 +56,8 @@ def build_service(settings: DataGeneratorSettings) -> Service:
     @service.handles(CancelDataset, purpose="cancel", ack_wait=30, max_deliver=5)
     async def on_cancel(command: CancelDataset, ctx: HandlerContext) -> DatasetFailed | None:
         """Fail a queued run at once; mark a running one, which its worker stops within a poll interval."""
-        effect = await cancel.cancel(ctx.session, command)
-        if effect.poke:
-            worker: Worker = ctx.deps.worker
-
-            def after_commit(_: Any) -> None:
-                worker.poke(command.dataset_id)
-
-            orm_event.listen(ctx.session.sync_session, "after_commit", after_commit, once=True)
+        worker: Worker = ctx.deps.worker
+        effect = await cancel.cancel(ctx.session, command, poke=worker.poke)
         ctx.log.info(f"cancel: {effect.note}", dataset=command.dataset_id)
         return effect.event
 

@@ -9,6 +9,8 @@ with the cancelled failure instead of being started.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from skill_adapter.contracts import CancelEvaluation, EvaluationFailed, StartEvaluation
@@ -35,8 +37,11 @@ def cancelled_event(run: StartEvaluation, reason: str, cause: str | None) -> Eva
 CANCELS = RunCancels(RUNS, StartEvaluation, cancelled_event)
 
 
-async def cancel(session: AsyncSession, command: CancelEvaluation) -> CancelEffect[EvaluationFailed]:
-    return await CANCELS.cancel(session, command.run_id, command.reason, command.event_id)
+async def cancel(
+    session: AsyncSession, command: CancelEvaluation, poke: Callable[[str], None] | None = None
+) -> CancelEffect[EvaluationFailed]:
+    """``RunCancels.cancel`` for ``command``; ``poke``: the local worker's, called after the commit."""
+    return await CANCELS.cancel(session, command.run_id, command.reason, command.event_id, poke)
 
 
 async def cancelled_before(session: AsyncSession, command: StartEvaluation) -> EvaluationFailed | None:

@@ -13,9 +13,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
-
-from sqlalchemy import event as orm_event
 
 from skill_adapter.contracts import (
     AdapterRegistered,
@@ -117,14 +114,8 @@ def build_service(settings: EvaluatorSettings) -> Service:
     @service.handles(CancelEvaluation, purpose="cancel", ack_wait=30, max_deliver=5)
     async def on_cancel(command: CancelEvaluation, ctx: HandlerContext) -> EvaluationFailed | None:
         """Fail a queued run at once; mark a running one, which its worker stops within a poll interval."""
-        effect = await cancel.cancel(ctx.session, command)
-        if effect.poke:
-            worker: Worker = ctx.deps.worker
-
-            def after_commit(_: Any) -> None:
-                worker.poke(command.run_id)
-
-            orm_event.listen(ctx.session.sync_session, "after_commit", after_commit, once=True)
+        worker: Worker = ctx.deps.worker
+        effect = await cancel.cancel(ctx.session, command, poke=worker.poke)
         ctx.log.info(f"cancel: {effect.note}", run=command.run_id)
         return effect.event
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
+from sqlalchemy import event as orm_event
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -147,11 +148,22 @@ class RunCancels(Generic[C, E]):
         self.failure = failure
 
     async def cancel(
-        self, session: AsyncSession, run_id: str, reason: str | None, cause: str | None
+        self,
+        session: AsyncSession,
+        run_id: str,
+        reason: str | None,
+        cause: str | None,
+        poke: Callable[[str], None] | None = None,
     ) -> CancelEffect[E]:
-        """Cancel run ``run_id`` in the handler's transaction (``request_cancel``)."""
+        """Cancel run ``run_id`` in the handler's transaction (``request_cancel``).
+
+        ``poke`` (a local worker's) is called with ``run_id`` once that transaction commits, when a
+        worker holds the run: a worker in this process then reads the mark at once instead of at
+        its next poll. Never before the commit: the worker reads the mark in its own session."""
         reason = reason or DEFAULT_CANCEL_REASON
         done = await request_cancel(session, self.table, run_id, reason)
+        if done.poke and poke is not None:
+            orm_event.listen(session.sync_session, "after_commit", lambda _: poke(run_id), once=True)
         event = None
         if done.failed_command is not None:
             event = self.failure(self.start.model_validate(done.failed_command), reason, cause)
