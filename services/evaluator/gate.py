@@ -7,7 +7,9 @@ stays a candidate (and the promoted one stays).
 
 from __future__ import annotations
 
-from skill_adapter.contracts import EvaluationSummary, GateDecision, StartEvaluation, Thresholds
+from skill_adapter.contracts import ArmSummary, EvaluationSummary, GateDecision, StartEvaluation, Thresholds
+
+from .statistics import difference
 
 
 def thresholds_for(command: StartEvaluation, defaults: Thresholds) -> Thresholds:
@@ -15,6 +17,20 @@ def thresholds_for(command: StartEvaluation, defaults: Thresholds) -> Thresholds
         min_lift=defaults.min_lift if command.min_lift is None else command.min_lift,
         min_pass_rate=defaults.min_pass_rate if command.min_pass_rate is None else command.min_pass_rate,
         max_regression=defaults.max_regression if command.max_regression is None else command.max_regression,
+    )
+
+
+def _counts(base: ArmSummary | None, adapter: ArmSummary, name: str) -> str:
+    """``"base 19/32, adapter 14/32; 95% CI of the drop -0.084 to +0.373"``: how much a regression
+    figure rests on, so a reader can tell a drop from sampling noise (the rule itself compares the
+    point estimates against the margin)."""
+    theirs, mine = getattr(base, name, None), getattr(adapter, name, None)
+    if theirs is None or mine is None:
+        return ""
+    low, high = difference(theirs, mine)
+    return (
+        f"base {theirs.passed}/{theirs.total}, adapter {mine.passed}/{mine.total}; "
+        f"95% CI of the drop {low:+.3f} to {high:+.3f}"
     )
 
 
@@ -51,14 +67,17 @@ def decide(
         )
     else:
         held.append(f"lift {summary.lift:+.3f} >= {thresholds.min_lift:+.3f}")
+    base = summary.arms.get("base")
     for name, drop in sorted(summary.regressions.items()):
         label = name.replace("_", " ")
+        counts = f" ({c})" if (c := _counts(base, adapter, name)) else ""
         if drop > thresholds.max_regression:
             failed.append(
-                f"regression on {label}: {drop:.3f} below the base model (at most {thresholds.max_regression:.3f})"
+                f"regression on {label}: {drop:.3f} below the base model, more than "
+                f"{thresholds.max_regression:.3f}{counts}"
             )
         else:
-            held.append(f"{label} within {thresholds.max_regression:.3f} of the base model")
+            held.append(f"{label} within {thresholds.max_regression:.3f} of the base model{counts}")
     if incumbent is not None and incumbent[0] != summary.model and rate < incumbent[1]:
         failed.append(
             f"the promoted adapter {incumbent[0]} has a higher pass rate ({incumbent[1]:.3f} > {rate:.3f})"

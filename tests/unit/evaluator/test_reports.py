@@ -147,9 +147,16 @@ def test_the_gate_states_every_reason() -> None:
     strict = Thresholds(min_lift=0.1, min_pass_rate=0.8, max_regression=0.05)
     decision = decide(summary, strict)
     assert not decision.passed
-    assert any("regression on general" in r for r in decision.reasons)
+    assert (
+        "regression on general: 1.000 below the base model, more than 0.050 "
+        "(base 1/1, adapter 0/1; 95% CI of the drop -0.122 to +1.000)"
+    ) in decision.reasons  # the counts and the interval say how little the figure rests on
     lenient = Thresholds(min_lift=0.1, min_pass_rate=0.8, max_regression=1.0)
-    assert decide(summary, lenient).passed
+    passed = decide(summary, lenient)
+    assert passed.passed
+    assert "near miss content within 1.000 of the base model (base 1/1, adapter 1/1; " in " ".join(
+        passed.reasons
+    )
     assert not decide(summary, lenient, incumbent=("ft:tiny:demo:0", 1.01)).passed
     partial = decide(summary.model_copy(update={"partial": True}), lenient)
     assert not partial.passed and "partial" in partial.reasons[0]
