@@ -243,7 +243,8 @@ class TimedHooks:
         if report.step % 5 == 0 or report.step == report.total_steps:
             loss = f"loss {report.loss:.3f}" if report.loss is not None else ""
             reward = f"reward {report.reward_mean:.3f}" if report.reward_mean is not None else ""
-            print(f"  {report.phase} step {report.step}/{report.total_steps} {loss}{reward}", flush=True)
+            figures = " ".join(f for f in (loss, reward) if f)
+            print(f"  {report.phase} step {report.step}/{report.total_steps} {figures}", flush=True)
 
     def checkpoint(self, checkpoint: Any) -> None:
         self.inner.checkpoint(checkpoint)
