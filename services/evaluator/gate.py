@@ -21,16 +21,16 @@ def thresholds_for(command: StartEvaluation, defaults: Thresholds) -> Thresholds
 
 
 def _counts(base: ArmSummary | None, adapter: ArmSummary, name: str) -> str:
-    """``"base 19/32, adapter 14/32; 95% CI of the drop -0.084 to +0.373"``: how much a regression
-    figure rests on, so a reader can tell a drop from sampling noise (the rule itself compares the
-    point estimates against the margin)."""
+    """``" (base 19/32, adapter 14/32; 95% CI of the drop -0.084 to +0.373)"``: how much a
+    regression figure rests on, so a reader can tell a drop from sampling noise (the rule itself
+    compares the point estimates against the margin); empty when an arm lacks the figure."""
     theirs, mine = getattr(base, name, None), getattr(adapter, name, None)
     if theirs is None or mine is None:
         return ""
     low, high = difference(theirs, mine)
     return (
-        f"base {theirs.passed}/{theirs.total}, adapter {mine.passed}/{mine.total}; "
-        f"95% CI of the drop {low:+.3f} to {high:+.3f}"
+        f" (base {theirs.passed}/{theirs.total}, adapter {mine.passed}/{mine.total}; "
+        f"95% CI of the drop {low:+.3f} to {high:+.3f})"
     )
 
 
@@ -70,7 +70,7 @@ def decide(
     base = summary.arms.get("base")
     for name, drop in sorted(summary.regressions.items()):
         label = name.replace("_", " ")
-        counts = f" ({c})" if (c := _counts(base, adapter, name)) else ""
+        counts = _counts(base, adapter, name)
         if drop > thresholds.max_regression:
             failed.append(
                 f"regression on {label}: {drop:.3f} below the base model, more than "
