@@ -41,6 +41,9 @@ from .verify import CONTENT, FailureTally, Verdict, check_deterministic, verify
 
 TOO_LONG = "max-length"
 """The pseudo-criterion of a verified reply whose sample is longer than ``max_length``."""
+TRUNCATED = "cut-off"
+"""The pseudo-criterion of a reply the server cut at ``max_tokens`` (finish reason ``length``):
+its model had not finished, and a sample that ends where the budget did teaches no stopping."""
 
 Progress = Callable[[str, int, int, int], Awaitable[None]]
 """``(stage, done, total, accepted)``, called as work advances (the caller throttles)."""
@@ -311,6 +314,10 @@ class Pipeline:
                 self.counters.judged_on_form[candidate.strategy] += 1
                 self.counters.tally.counts["empty-reply"] += 1
                 continue
+            if candidate.finish_reason == "length":
+                self.counters.judged_on_form[candidate.strategy] += 1
+                self.counters.tally.counts[TRUNCATED] += 1
+                continue
             verdict = await verify(self.skill.rubric, prompt, candidate.text, self.judge)
             if not prompt.expected_content or any(cid != CONTENT for cid in verdict.failed):
                 # a wrong form counts against the strategy whatever the prompt; wrong content alone not
@@ -320,7 +327,9 @@ class Pipeline:
                 passing.append((verdict, candidate))
             else:
                 self.counters.tally.add(verdict)
-        for verdict, candidate in sorted(passing, key=lambda vc: -vc[0].score):
+        # the best score first and, among equals, the shortest: a small model's own replies pass
+        # the rubric with a rambling tail as often as without, and the sample is what it learns
+        for verdict, candidate in sorted(passing, key=lambda vc: (-vc[0].score, len(vc[1].text))):
             messages = [
                 ChatMessage(role="user", content=prompt.text),
                 ChatMessage(role="assistant", content=candidate.text),

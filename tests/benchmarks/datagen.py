@@ -116,6 +116,7 @@ async def run_one(
             "grpo": len(dataset.grpo),
             "stats": dataset.stats.model_dump(mode="json"),
             "example": dataset.train[0].messages[-1].content if dataset.train else None,
+            "train_reply_chars": reply_lengths(dataset.train),
         }
     except RunFailed as exc:
         outcome = {"ok": False, "code": exc.code, "reason": exc.reason}
@@ -125,6 +126,14 @@ async def run_one(
         await client.aclose()
     outcome["seconds"] = round(time.monotonic() - started, 1)
     return outcome
+
+
+def reply_lengths(records: Any) -> dict[str, int] | None:
+    """Median and longest kept reply in characters: what the adapter learns to write."""
+    lengths = sorted(len(r.messages[-1].content) for r in records)
+    if not lengths:
+        return None
+    return {"median": lengths[len(lengths) // 2], "max": lengths[-1]}
 
 
 def keep_dataset(folder: Path, dataset_id: str, dataset: Any) -> None:

@@ -54,7 +54,11 @@ class FakeOpenAI:
     comply_unconstrained: bool = False
     refuse_grammar: int | None = None
     """Answer a ``structured_outputs.grammar`` with this status (vLLM on xgrammar answers 500)."""
+    cut_off: bool = False
+    """Finish every reply with ``length``, as a server does that stopped at ``max_tokens``."""
     calls: list[dict[str, Any]] = field(default_factory=list)
+    replies: list[list[str]] = field(default_factory=list)
+    """The texts of each chat completion's choices, in call order."""
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         if not self.up:
@@ -87,6 +91,8 @@ class FakeOpenAI:
             question = body["messages"][-1]["content"]
             seed = int(body.get("seed") or 0)
             texts = [self.reply(body, question, seed + i) for i in range(body.get("n", 1))]
+            self.replies.append(texts)
+            finish = "length" if self.cut_off else "stop"
             return httpx.Response(
                 200,
                 json={
@@ -95,7 +101,7 @@ class FakeOpenAI:
                     "created": 1,
                     "model": body["model"],
                     "choices": [
-                        {"index": i, "message": {"role": "assistant", "content": t}, "finish_reason": "stop"}
+                        {"index": i, "message": {"role": "assistant", "content": t}, "finish_reason": finish}
                         for i, t in enumerate(texts)
                     ],
                     "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20},

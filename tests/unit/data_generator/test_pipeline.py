@@ -208,6 +208,30 @@ async def test_samples_longer_than_max_length_are_not_kept() -> None:
     assert "max-length" in failed.value.reason
 
 
+async def test_replies_cut_off_at_max_tokens_are_not_kept() -> None:
+    # a reply that ends where the budget did would teach the adapter never to stop
+    skill = load_example("json-reply")
+    with pytest.raises(RunFailed) as failed:
+        await Pipeline(
+            settings(), command(), skill, sampler(skill, FakeOpenAI(cut_off=True)), None, Events()
+        ).run()
+    assert failed.value.code == "too_few_samples"
+    assert "cut-off" in failed.value.reason
+
+
+async def test_the_shortest_of_equally_good_replies_is_kept() -> None:
+    skill = load_example("json-reply")
+    fake = FakeOpenAI()
+    dataset = await Pipeline(settings(), command(), skill, sampler(skill, fake), None, Events()).run()
+    guided = [s for s in dataset.train if s.strategy == "guided"]
+    assert guided
+    for sample in guided:
+        kept = sample.messages[-1].content
+        (texts,) = [t for t in fake.replies if kept in t]
+        assert len(set(map(len, texts))) > 1  # the fake's replies differ in length
+        assert kept == min(texts, key=len)
+
+
 async def test_a_rubric_without_deterministic_checks_needs_a_judge() -> None:
     skill = load_example("json-reply")
     judged_only = skill.rubric.model_copy(
