@@ -310,13 +310,16 @@ class Pipeline:
         passing: list[tuple[Verdict, Candidate]] = []
         for candidate in candidates:
             self.counters.attempts[candidate.strategy] += 1
-            if not candidate.text:
+            unfinished = (
+                "empty-reply"
+                if not candidate.text
+                else TRUNCATED
+                if candidate.finish_reason == "length"
+                else None
+            )
+            if unfinished:
                 self.counters.judged_on_form[candidate.strategy] += 1
-                self.counters.tally.counts["empty-reply"] += 1
-                continue
-            if candidate.finish_reason == "length":
-                self.counters.judged_on_form[candidate.strategy] += 1
-                self.counters.tally.counts[TRUNCATED] += 1
+                self.counters.tally.counts[unfinished] += 1
                 continue
             verdict = await verify(self.skill.rubric, prompt, candidate.text, self.judge)
             if not prompt.expected_content or any(cid != CONTENT for cid in verdict.failed):

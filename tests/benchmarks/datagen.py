@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import json
 import os
+import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -130,10 +131,8 @@ async def run_one(
 
 def reply_lengths(records: Any) -> dict[str, int] | None:
     """Median and longest kept reply in characters: what the adapter learns to write."""
-    lengths = sorted(len(r.messages[-1].content) for r in records)
-    if not lengths:
-        return None
-    return {"median": lengths[len(lengths) // 2], "max": lengths[-1]}
+    lengths = [len(r.messages[-1].content) for r in records]
+    return {"median": statistics.median_high(lengths), "max": max(lengths)} if lengths else None
 
 
 def keep_dataset(folder: Path, dataset_id: str, dataset: Any) -> None:
