@@ -43,7 +43,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from skill_adapter.contracts import Criterion, Rubric
@@ -133,4 +133,39 @@ def rubric_reward(rubric: Rubric, *, partial_credit: bool = True) -> RewardFunct
 
     reward.__name__ = reward.__qualname__ = f"rubric_{rubric.skill_name}"
     reward.__doc__ = f"Weighted rubric reward of skill {rubric.skill_name} version {rubric.skill_version}."
+    return reward
+
+
+def finished_only(function: RewardFunction, stop_ids: Collection[int]) -> RewardFunction:
+    """``function``, except that a completion that never ended is rewarded 0.
+
+    TRL passes ``completion_ids`` cut after the first end-of-sequence token, so a completion
+    whose last id is not one of ``stop_ids`` ran into ``max_completion_length``. Grading the
+    part that fit would pay a reply that rambles on for whatever its opening gets right, and
+    the policy would never learn to stop (the data-generator rejects such replies for the same
+    reason). ``None`` (the criterion does not apply) stays ``None``; without ``completion_ids``
+    the rewards are ``function``'s own.
+
+    >>> always = lambda completions, **kwargs: [1.0] * len(completions)
+    >>> finished_only(always, {2})(["done", "cut off"], completion_ids=[[7, 2], [7, 7]])
+    [1.0, 0.0]
+    """
+    stops = frozenset(stop_ids)
+    if not stops:
+        raise ValueError("no stop token ids: every completion would count as unfinished")
+
+    def reward(completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
+        rewards = function(completions, **kwargs)
+        ids = kwargs.get("completion_ids")
+        if ids is None:
+            return rewards
+        if len(ids) != len(completions):
+            raise ValueError(f"got {len(ids)} completion id lists for {len(completions)} completions")
+        return [
+            None if value is None else value if len(row) and row[-1] in stops else 0.0
+            for value, row in zip(rewards, ids, strict=True)
+        ]
+
+    reward.__name__ = reward.__qualname__ = getattr(function, "__name__", "reward")
+    reward.__doc__ = function.__doc__
     return reward

@@ -115,6 +115,10 @@ SPEC: dict[str, tuple[Callable[[Any], Any], str]] = {
     "grpo_max_completion_length": (_int(8, 32768), "longest completion sampled in GRPO, in tokens"),
     "grpo_temperature": (_float(0.0, 2.0, open_low=True), "sampling temperature of GRPO"),
     "grpo_beta": (_float(0.0, 1.0), "KL coefficient against the starting policy (0: no reference model)"),
+    "grpo_zero_unfinished": (
+        _bool,
+        "a completion cut off at grpo_max_completion_length (no end-of-turn token) is rewarded 0",
+    ),
     "eval_every": (_int(1, 10_000_000), "GRPO steps between held-out reward evaluations"),
     "early_stopping_patience": (_int(1, 1000), "evaluations without improvement before GRPO stops"),
 }
@@ -202,6 +206,7 @@ def resolve(
     pick("grpo_max_completion_length", max(16, min(256, math.ceil(facts.longest_reply_tokens * 1.25))))
     pick("grpo_temperature", 1.0)
     pick("grpo_beta", 0.0)
+    pick("grpo_zero_unfinished", True)
     pick("eval_every", max(2, math.ceil(grpo_steps / 6)))
     pick("early_stopping_patience", 2)
     if "grpo" not in phases:

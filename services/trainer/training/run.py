@@ -66,6 +66,15 @@ def reward_functions(rubric: Rubric) -> tuple[list[Any], list[float]]:
     return [reward_function(c) for c in criteria], [c.weight / total for c in criteria]
 
 
+def stop_token_ids(generation_eos: int | list[int] | None, tokenizer_eos: int | None) -> set[int]:
+    """The ids that end a GRPO completion: the model's end-of-turn ids and the tokenizer's EOS,
+    as TRL's ``GRPOTrainer`` counts them."""
+    ids = {generation_eos} if isinstance(generation_eos, int) else set(generation_eos or ())
+    if tokenizer_eos is not None:
+        ids.add(tokenizer_eos)
+    return ids
+
+
 def _resume_point(spec: TrainSpec) -> ResumePoint | None:
     if spec.resume_from is None:
         return None
@@ -337,6 +346,11 @@ class Run:
             eval_steps=hp["eval_every"],
         )
         model = self._lora_model(resume.path if resume else start)
+        if hp["grpo_zero_unfinished"]:
+            from skill_adapter.skillspec.rubric.rewards import finished_only
+
+            stops = stop_token_ids(model.generation_config.eos_token_id, self.tokenizer.eos_token_id)
+            functions = [finished_only(function, stops) for function in functions]
         callback = JobCallback(self.hooks, "grpo")
         stopping = EarlyStopping("eval_reward", hp["early_stopping_patience"])
         trainer = GRPOTrainer(

@@ -41,6 +41,16 @@ TOY_RUBRIC = Rubric(
     ),
 )
 
+ANYTHING = TOY_RUBRIC.model_copy(
+    update={
+        "criteria": [
+            Criterion(
+                id="body.l3.any", description="any text", check=RegexCheck(pattern="^"), provenance=WHERE
+            )
+        ]
+    }
+)
+
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory: pytest.TempPathFactory):
@@ -255,3 +265,27 @@ def test_a_base_model_that_does_not_load_fails_with_a_reason(tiny, dataset, tmp_
     with pytest.raises(TrainingError) as failed:
         run_training(spec(info, dataset, tmp_path / "work"), RecordingHooks())
     assert failed.value.code == "base_model_unloadable"
+
+
+def test_grpo_rewards_a_completion_cut_off_at_the_length_limit_zero(tiny, dataset, tmp_path):
+    """The first step's completions are the same either way (same seed, no update yet); with
+    ``grpo_zero_unfinished`` the ones that ran into the 8-token limit earn nothing."""
+    first_step_reward = {}
+    for zero_unfinished in (True, False):
+        hooks = RecordingHooks()
+        hyperparameters = {
+            "grpo_steps": 1,
+            "grpo_num_generations": 8,
+            "grpo_max_completion_length": 8,
+            "grpo_zero_unfinished": zero_unfinished,
+            "eval_every": 100,
+            "lora_r": 8,
+        }
+        work = tmp_path / str(zero_unfinished)
+        outcome = run_training(
+            spec(tiny, dataset, work, method="grpo", rubric=ANYTHING, hyperparameters=hyperparameters), hooks
+        )
+        assert outcome.hyperparameters["grpo_zero_unfinished"] is zero_unfinished
+        first_step_reward[zero_unfinished] = hooks.reports[0].reward_mean
+    assert first_step_reward[False] == 1.0  # every completion passes, finished or not
+    assert 0 < first_step_reward[True] < 1.0, first_step_reward

@@ -9,7 +9,12 @@ import pytest
 from skill_adapter.contracts import ContainsCheck, JudgeCheck, LengthCheck, ValidJsonCheck
 from skill_adapter.skillspec.rubric import rewards
 from skill_adapter.skillspec.rubric.checks import JudgeRequired
-from skill_adapter.skillspec.rubric.rewards import completion_text, reward_function, rubric_reward
+from skill_adapter.skillspec.rubric.rewards import (
+    completion_text,
+    finished_only,
+    reward_function,
+    rubric_reward,
+)
 
 from .builders import criterion, rubric
 
@@ -107,3 +112,26 @@ def test_rubric_reward_is_none_where_nothing_applies() -> None:
 def test_a_rubric_without_deterministic_criteria_has_no_reward() -> None:
     with pytest.raises(ValueError, match="no deterministic criterion"):
         rubric_reward(rubric(FRIENDLY))
+
+
+def test_a_completion_that_never_ended_is_rewarded_zero() -> None:
+    """TRL cuts completion ids after the first EOS: one not ending in a stop id ran out of tokens."""
+    reward = finished_only(rubric_reward(RUBRIC), stop_ids={2, 9})
+    completions = ['{"refund": 1}', '{"refund": 1}', '{"refund": 1}', "refund"]
+    ids = [[5, 2], [5, 9], [5, 5], [5, 5]]
+    values = reward(completions=completions, completion_ids=ids, eval_id=["1", "1", "1", "3"])
+    assert values == [1.0, 1.0, 0.0, 0.0]
+    assert reward.__name__ == "rubric_support-replies"  # what TRL logs is unchanged
+
+
+def test_not_applicable_stays_none_and_without_ids_nothing_changes() -> None:
+    reward = finished_only(reward_function(REFUND), stop_ids={2})
+    assert reward(["refund", "refund"], completion_ids=[[1], [1]], eval_id=["1", "3"]) == [0.0, None]
+    assert reward(["refund"], eval_id=["1"]) == [1.0]
+
+
+def test_finished_only_needs_stop_ids_and_matching_id_lists() -> None:
+    with pytest.raises(ValueError, match="no stop token ids"):
+        finished_only(reward_function(JSON), stop_ids=())
+    with pytest.raises(ValueError, match="2 completion id lists for 1 completions"):
+        finished_only(reward_function(JSON), stop_ids={2})(["{}"], completion_ids=[[2], [2]])

@@ -1,4 +1,5 @@
-"""Device choice on a machine without CUDA, out-of-memory recognition, GRPO's early stopping."""
+"""Device choice on a machine without CUDA, out-of-memory recognition, GRPO's early stopping
+and the tokens that end a GRPO completion."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 from skill_adapter.trainer.core import TrainingError
 from skill_adapter.trainer.training.callbacks import EarlyStopping
 from skill_adapter.trainer.training.device import out_of_memory, resolve_device
+from skill_adapter.trainer.training.run import stop_token_ids
 
 torch = pytest.importorskip("torch")
 
@@ -48,3 +50,13 @@ def test_early_stopping_waits_for_patience_evaluations_without_improvement() -> 
         )
     assert control.should_training_stop and stopping.stopped_at == 8
     assert (stopping.best, stopping.best_step) == (0.6, 4)
+
+
+@pytest.mark.parametrize(
+    ("generation_eos", "tokenizer_eos", "expected"),
+    [(2, 2, {2}), ([2, 7], 2, {2, 7}), ([7], 2, {2, 7}), (None, 2, {2}), (None, None, set())],
+)
+def test_a_completion_ends_at_any_end_of_turn_id_of_model_or_tokenizer(
+    generation_eos, tokenizer_eos, expected
+) -> None:
+    assert stop_token_ids(generation_eos, tokenizer_eos) == expected

@@ -29,6 +29,7 @@ def test_auto_picks_every_value_from_model_data_and_device() -> None:
     assert chosen["max_length"] == 1024
     assert chosen["grpo_steps"] == 48 and chosen["grpo_max_completion_length"] == 100
     assert chosen["checkpoint_every"] == 20
+    assert chosen["grpo_zero_unfinished"] is True
 
 
 def test_auto_follows_size_and_device() -> None:
