@@ -5,7 +5,8 @@
 Trainer wrote to ``Hooks.checkpoint`` (which stores it before returning) with a
 ``skill_adapter_checkpoint.json`` that says which phase and step it holds. Local checkpoint
 folders other than the newest are deleted once handed over: the service keeps the ledger.
-``EarlyStopping`` ends GRPO when the held-out reward stopped improving.
+``EarlyStopping`` ends GRPO when the held-out reward stopped improving, and keeps the weights
+of the best evaluation so the phase can end with them rather than with the last step's.
 """
 
 from __future__ import annotations
@@ -135,7 +136,17 @@ class JobCallback(TrainerCallback):
 
 
 class EarlyStopping(TrainerCallback):
-    """Stop when ``metric`` (higher is better) has not improved for ``patience`` evaluations."""
+    """Stop when ``metric`` (higher is better) has not improved for ``patience`` evaluations.
+
+    The trainable weights (the adapter's) of the best evaluation are kept in memory and written
+    into every checkpoint after it (``BEST_STATE``, and ``BEST_WEIGHTS`` unless the checkpoint's
+    own weights are the best), so a resumed run can still end with them: ``restore`` reads them
+    back, ``load_best`` puts them into the model. Register it before ``JobCallback``, whose
+    ``on_save`` hands the checkpoint folder over.
+    """
+
+    BEST_STATE = "skill_adapter_best.json"
+    BEST_WEIGHTS = "skill_adapter_best_weights.safetensors"
 
     def __init__(self, metric: str, patience: int, min_delta: float = 1e-4) -> None:
         self.metric = metric
@@ -143,19 +154,96 @@ class EarlyStopping(TrainerCallback):
         self.min_delta = min_delta
         self.best: float | None = None
         self.best_step: int | None = None
+        self.evaluated_step: int | None = None
         self.waited = 0
         self.stopped_at: int | None = None
+        self._weights: dict[str, Any] | None = None
+        self._take_at_start = False
+
+    @staticmethod
+    def _trainable(model: Any) -> dict[str, Any]:
+        return {n: p.detach().to("cpu", copy=True) for n, p in model.named_parameters() if p.requires_grad}
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> None:
+        if self._take_at_start and model is not None:  # resumed from the best step's own checkpoint
+            self._weights = self._trainable(model)
+        self._take_at_start = False
 
     def on_evaluate(
-        self, args: Any, state: Any, control: Any, metrics: dict[str, Any] | None = None, **kwargs: Any
+        self,
+        args: Any,
+        state: Any,
+        control: Any,
+        metrics: dict[str, Any] | None = None,
+        model: Any = None,
+        **kwargs: Any,
     ) -> None:
         value = _finite((metrics or {}).get(self.metric))
         if value is None:
             return
+        self.evaluated_step = state.global_step
         if self.best is None or value > self.best + self.min_delta:
             self.best, self.best_step, self.waited = value, state.global_step, 0
+            self._weights = self._trainable(model) if model is not None else None
             return
         self.waited += 1
         if self.waited >= self.patience:
             self.stopped_at = state.global_step
             control.should_training_stop = True
+
+    def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        folder = Path(args.output_dir) / f"{PREFIX}{state.global_step}"
+        if folder.is_dir() and self.best is not None:
+            self.save(folder, state.global_step)
+
+    def save(self, folder: Path, step: int) -> None:
+        from safetensors.torch import save_file
+
+        own = self.best_step == step
+        if self._weights is not None and not own:
+            save_file({n: t.contiguous() for n, t in self._weights.items()}, str(folder / self.BEST_WEIGHTS))
+        state = {
+            "best": self.best,
+            "best_step": self.best_step,
+            "waited": self.waited,
+            "weights_are_own": own,
+        }
+        (folder / self.BEST_STATE).write_text(json.dumps(state), encoding="utf-8")
+
+    def restore(self, folder: Path) -> None:
+        """The best so far of the run that wrote checkpoint ``folder`` (nothing when it has none)."""
+        path = folder / self.BEST_STATE
+        if not path.is_file():
+            return
+        state = json.loads(path.read_text(encoding="utf-8"))
+        self.best, self.best_step, self.waited = (
+            float(state["best"]),
+            int(state["best_step"]),
+            int(state["waited"]),
+        )
+        weights = folder / self.BEST_WEIGHTS
+        if state.get("weights_are_own"):
+            self._take_at_start = True
+        elif weights.is_file():
+            from safetensors.torch import load_file
+
+            self._weights = load_file(str(weights))
+
+    def load_best(self, model: Any, step: int) -> bool:
+        """Put the best evaluation's weights into ``model`` unless ``step`` (the last) is the best.
+
+        True when it did: the weights changed."""
+        if self._weights is None or self.best_step is None or self.best_step == step:
+            return False
+        import torch
+
+        parameters = dict(model.named_parameters())
+        missing = set(self._weights) - set(parameters)
+        if missing:
+            raise ValueError(
+                f"the best weights name {len(missing)} parameters the model lacks, e.g. {min(missing)}"
+            )
+        with torch.no_grad():
+            for name, tensor in self._weights.items():
+                parameters[name].copy_(tensor.to(parameters[name].device, parameters[name].dtype))
+        return True

@@ -353,6 +353,8 @@ class Run:
             functions = [finished_only(function, stops) for function in functions]
         callback = JobCallback(self.hooks, "grpo")
         stopping = EarlyStopping("eval_reward", hp["early_stopping_patience"])
+        if resume is not None:
+            stopping.restore(resume.path)
         trainer = GRPOTrainer(
             model=model,
             reward_funcs=functions,
@@ -360,15 +362,21 @@ class Run:
             train_dataset=Dataset.from_list(self.data.grpo),
             eval_dataset=Dataset.from_list(evaluation) if evaluation else None,
             processing_class=self.tokenizer,
-            callbacks=[callback, stopping],
+            callbacks=[stopping, callback],  # the best weights go into a checkpoint before it is handed over
         )
         _quiet(trainer)
         trainer.train(resume_from_checkpoint=str(resume.path) if resume else None)
+        last = trainer.state.global_step
+        if callback.stop is None and evaluation and stopping.evaluated_step != last:
+            trainer.evaluate()  # the last step's held-out reward, to compare with the best
         self._after_phase(callback, trainer)
         if stopping.best is not None:
             self.metrics["grpo_best_eval_reward"] = stopping.best
         if stopping.stopped_at is not None:
             self.notes["grpo_stopped_early_at_step"] = stopping.stopped_at
+        if stopping.load_best(trainer.model, last):
+            # GRPO's last steps can undo what it gained: the adapter is the best evaluation's
+            self.notes["grpo_kept_step"] = stopping.best_step
         return self._final("grpo", trainer, callback)
 
     def _after_phase(self, callback: JobCallback, trainer: Any) -> None:

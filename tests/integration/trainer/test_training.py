@@ -8,6 +8,7 @@ and varied: with the default (near-uniform outputs) a few steps move nothing mea
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -289,3 +290,70 @@ def test_grpo_rewards_a_completion_cut_off_at_the_length_limit_zero(tiny, datase
         first_step_reward[zero_unfinished] = hooks.reports[0].reward_mean
     assert first_step_reward[False] == 1.0  # every completion passes, finished or not
     assert 0 < first_step_reward[True] < 1.0, first_step_reward
+
+
+def test_grpo_ends_with_the_adapter_of_its_best_held_out_evaluation(tiny, dataset, tmp_path):
+    """A learning rate this high makes the held-out reward jump about: the last step is not the
+    best one, and the adapter handed over is the best evaluation's, not the last step's."""
+    hooks = RecordingHooks(copy_to=tmp_path / "stored")
+    hyperparameters = {
+        "grpo_steps": 6,
+        "grpo_learning_rate": 0.5,
+        "grpo_num_generations": 4,
+        "grpo_max_completion_length": 8,
+        "grpo_zero_unfinished": False,
+        "checkpoint_every": 1,
+        "eval_every": 1,
+        "early_stopping_patience": 100,
+        "lora_r": 8,
+    }
+    outcome = run_training(
+        spec(tiny, dataset, tmp_path / "work", method="grpo", hyperparameters=hyperparameters), hooks
+    )
+    record = json.loads((outcome.adapter_dir / "skill_adapter_training.json").read_text())
+    kept = record["notes"]["grpo_kept_step"]
+    assert kept < 6 and outcome.metrics["grpo_best_eval_reward"] > outcome.metrics["grpo_eval_reward"]
+    final, best = weights(outcome.adapter_dir), weights(hooks.kept[f"grpo-{kept}"])
+    assert final.keys() == best.keys()
+    for name in final:
+        torch.testing.assert_close(final[name], best[name])
+
+
+def test_a_grpo_run_resumed_after_a_pause_still_ends_with_the_best_evaluations_adapter(
+    tiny, dataset, tmp_path
+):
+    """The best evaluation came before the pause: its weights travel in the pause checkpoint."""
+    hyperparameters = {
+        "grpo_steps": 6,
+        "grpo_learning_rate": 0.5,
+        "grpo_num_generations": 4,
+        "grpo_max_completion_length": 8,
+        "grpo_zero_unfinished": False,
+        "checkpoint_every": 1,
+        "eval_every": 1,
+        "early_stopping_patience": 100,
+        "lora_r": 8,
+    }
+    paused = RecordingHooks(plan={3: "pause"}, copy_to=tmp_path / "stored")
+    with pytest.raises(TrainingStopped):
+        run_training(
+            spec(tiny, dataset, tmp_path / "a", method="grpo", hyperparameters=hyperparameters), paused
+        )
+    shutil.rmtree(tmp_path / "a")  # resumed elsewhere: only the stored checkpoint is left
+
+    again = run_training(
+        spec(
+            tiny,
+            dataset,
+            tmp_path / "b",
+            method="grpo",
+            hyperparameters=hyperparameters,
+            resume_from=paused.kept["grpo-3"],
+        ),
+        RecordingHooks(),
+    )
+    record = json.loads((again.adapter_dir / "skill_adapter_training.json").read_text())
+    assert record["notes"]["grpo_kept_step"] == 1
+    final, best = weights(again.adapter_dir), weights(paused.kept["grpo-1"])
+    for name in final:
+        torch.testing.assert_close(final[name], best[name])
