@@ -292,23 +292,26 @@ def test_grpo_rewards_a_completion_cut_off_at_the_length_limit_zero(tiny, datase
     assert 0 < first_step_reward[True] < 1.0, first_step_reward
 
 
+# A learning rate this high makes the held-out reward jump about: the last step is not the best.
+JUMPY_GRPO = {
+    "grpo_steps": 6,
+    "grpo_learning_rate": 0.5,
+    "grpo_num_generations": 4,
+    "grpo_max_completion_length": 8,
+    "grpo_zero_unfinished": False,
+    "checkpoint_every": 1,
+    "eval_every": 1,
+    "early_stopping_patience": 100,
+    "lora_r": 8,
+}
+
+
 def test_grpo_ends_with_the_adapter_of_its_best_held_out_evaluation(tiny, dataset, tmp_path):
     """A learning rate this high makes the held-out reward jump about: the last step is not the
     best one, and the adapter handed over is the best evaluation's, not the last step's."""
     hooks = RecordingHooks(copy_to=tmp_path / "stored")
-    hyperparameters = {
-        "grpo_steps": 6,
-        "grpo_learning_rate": 0.5,
-        "grpo_num_generations": 4,
-        "grpo_max_completion_length": 8,
-        "grpo_zero_unfinished": False,
-        "checkpoint_every": 1,
-        "eval_every": 1,
-        "early_stopping_patience": 100,
-        "lora_r": 8,
-    }
     outcome = run_training(
-        spec(tiny, dataset, tmp_path / "work", method="grpo", hyperparameters=hyperparameters), hooks
+        spec(tiny, dataset, tmp_path / "work", method="grpo", hyperparameters=JUMPY_GRPO), hooks
     )
     record = json.loads((outcome.adapter_dir / "skill_adapter_training.json").read_text())
     kept = record["notes"]["grpo_kept_step"]
@@ -323,22 +326,9 @@ def test_a_grpo_run_resumed_after_a_pause_still_ends_with_the_best_evaluations_a
     tiny, dataset, tmp_path
 ):
     """The best evaluation came before the pause: its weights travel in the pause checkpoint."""
-    hyperparameters = {
-        "grpo_steps": 6,
-        "grpo_learning_rate": 0.5,
-        "grpo_num_generations": 4,
-        "grpo_max_completion_length": 8,
-        "grpo_zero_unfinished": False,
-        "checkpoint_every": 1,
-        "eval_every": 1,
-        "early_stopping_patience": 100,
-        "lora_r": 8,
-    }
     paused = RecordingHooks(plan={3: "pause"}, copy_to=tmp_path / "stored")
     with pytest.raises(TrainingStopped):
-        run_training(
-            spec(tiny, dataset, tmp_path / "a", method="grpo", hyperparameters=hyperparameters), paused
-        )
+        run_training(spec(tiny, dataset, tmp_path / "a", method="grpo", hyperparameters=JUMPY_GRPO), paused)
     shutil.rmtree(tmp_path / "a")  # resumed elsewhere: only the stored checkpoint is left
 
     again = run_training(
@@ -347,7 +337,7 @@ def test_a_grpo_run_resumed_after_a_pause_still_ends_with_the_best_evaluations_a
             dataset,
             tmp_path / "b",
             method="grpo",
-            hyperparameters=hyperparameters,
+            hyperparameters=JUMPY_GRPO,
             resume_from=paused.kept["grpo-3"],
         ),
         RecordingHooks(),
